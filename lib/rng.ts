@@ -89,7 +89,7 @@ export class Rng {
   }
 
   /** Fills `out` with standard normal variates and returns it. */
-  fillNormal(out: Float32Array | Float64Array, scale = 1): typeof out {
+  fillNormal<T extends Float32Array | Float64Array>(out: T, scale = 1): T {
     for (let i = 0; i < out.length; i++) out[i] = this.normal() * scale;
     return out;
   }

@@ -17,7 +17,7 @@ if [ ! -x node_modules/.bin/deno ] || [ ! -f "$stamp" ] || ! cmp -s package-lock
 fi
 
 need=""
-for pkg in jupyter-nbconvert python3-nbclient python3-ipykernel chromium mesa-vulkan-drivers libvulkan1; do
+for pkg in jupyter-nbconvert python3-nbclient python3-ipykernel chromium fonts-dejavu-core mesa-vulkan-drivers libvulkan1; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need="$need $pkg"
 done
 if [ -n "$need" ]; then

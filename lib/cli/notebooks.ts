@@ -1,0 +1,127 @@
+/**
+ * `deno task notebooks [names…] [--out DIR] [--param NAME=VALUE…] [--timeout S]`
+ *
+ * Executes notebooks headless on the project's own Deno kernel (the kernelspec in
+ * `lib/jupyter/`, found through `JUPYTER_PATH`; nothing is written to the home folder), in
+ * place or into `--out DIR`, keeping every cell output. Names may be given as `01`,
+ * `01_degradation` or a path; with none, every `notebooks/*.ipynb` runs in order.
+ *
+ * @module
+ */
+import { NOTEBOOKS_DIR, ROOT } from "../paths.ts";
+
+/** Options of {@linkcode runNotebooks}. */
+export interface NotebookRunOptions {
+  /** Notebook names or paths; all notebooks when empty. */
+  names?: string[];
+  /** Folder for executed copies; in place when absent. */
+  outDir?: string;
+  /** `NAME=VALUE` assignments run right after the cell tagged `parameters`. */
+  params?: string[];
+  /** Seconds allowed per cell. */
+  timeout?: number;
+  /** Print the runner's progress (default true). */
+  verbose?: boolean;
+}
+
+/** Resolves notebook names (`01`, `01_degradation`, `notebooks/01_x.ipynb`) to paths. */
+export function resolveNotebooks(names: string[] = []): string[] {
+  const all = [...Deno.readDirSync(NOTEBOOKS_DIR)]
+    .filter((e) => e.isFile && e.name.endsWith(".ipynb"))
+    .map((e) => e.name)
+    .sort();
+  if (names.length === 0) return all.map((n) => `${NOTEBOOKS_DIR}/${n}`);
+  return names.map((name) => {
+    if (name.endsWith(".ipynb")) {
+      try {
+        Deno.statSync(name);
+        return name;
+      } catch {
+        // fall through to a name lookup
+      }
+    }
+    const base = name.replace(/^.*\//, "").replace(/\.ipynb$/, "");
+    const hit = all.filter((n) => n === `${base}.ipynb` || n.startsWith(`${base}_`));
+    if (hit.length !== 1) {
+      throw new Error(
+        `notebook '${name}' ${hit.length ? "is ambiguous" : "not found"} in notebooks/; ` +
+          `known: ${all.join(", ")}`,
+      );
+    }
+    return `${NOTEBOOKS_DIR}/${hit[0]}`;
+  });
+}
+
+/** The environment the kernel and runner need: the project's Deno and kernelspec. */
+export function notebookEnv(): Record<string, string> {
+  return {
+    JUPYTER_PATH: `${ROOT}/lib/jupyter`,
+    PATH: `${ROOT}/node_modules/.bin:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
+    DENO_TLS_CA_STORE: "system",
+    NO_COLOR: "1",
+    PYDEVD_DISABLE_FILE_VALIDATION: "1",
+    JUPYTER_PLATFORM_DIRS: "1",
+    // keep Jupyter's runtime files (connection files) out of the home folder
+    JUPYTER_RUNTIME_DIR: `${Deno.env.get("TMPDIR") ?? "/tmp"}/adafuse-jupyter-runtime`,
+    JUPYTER_DATA_DIR: `${ROOT}/lib/jupyter`,
+    JUPYTER_CONFIG_DIR: `${ROOT}/lib/jupyter`,
+    IPYTHONDIR: `${Deno.env.get("TMPDIR") ?? "/tmp"}/adafuse-ipython`,
+  };
+}
+
+/**
+ * Executes notebooks one after another; throws naming the notebook and the failing cell
+ * when one fails (its outputs up to the error are saved).
+ */
+export async function runNotebooks(opts: NotebookRunOptions = {}): Promise<string[]> {
+  const paths = resolveNotebooks(opts.names);
+  const done: string[] = [];
+  if (opts.outDir) await Deno.mkdir(opts.outDir, { recursive: true });
+  for (const path of paths) {
+    const out = opts.outDir ? `${opts.outDir}/${path.replace(/^.*\//, "")}` : path;
+    const args = [`${ROOT}/lib/_run_notebook.py`, path, "--out", out];
+    for (const p of opts.params ?? []) args.push("--param", p);
+    if (opts.timeout) args.push("--timeout", String(opts.timeout));
+    if (opts.verbose !== false) console.error(`notebook ${path.replace(`${ROOT}/`, "")}`);
+    const cmd = new Deno.Command("/usr/bin/python3", {
+      args,
+      env: notebookEnv(),
+      stdout: "inherit",
+      stderr: opts.verbose === false ? "piped" : "inherit",
+    });
+    const res = await cmd.output();
+    if (!res.success) {
+      const why = opts.verbose === false ? new TextDecoder().decode(res.stderr) : "";
+      throw new Error(`notebook ${path} failed (exit ${res.code})${why ? `:\n${why}` : ""}`);
+    }
+    done.push(out);
+  }
+  return done;
+}
+
+function _parse(argv: string[]): NotebookRunOptions {
+  const o: NotebookRunOptions = { names: [], params: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === "--out") o.outDir = val();
+    else if (a === "--param" || a === "-p") o.params!.push(val());
+    else if (a === "--timeout") o.timeout = Number(val());
+    else if (a.startsWith("-")) {
+      throw new Error(`unknown option ${a}; use [names…] --out DIR --param NAME=VALUE --timeout S`);
+    } else o.names!.push(a);
+  }
+  return o;
+}
+
+if (import.meta.main) {
+  try {
+    await runNotebooks(_parse(Deno.args));
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : e);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,117 @@
+import { assert } from "../_testing.ts";
+import { ROOT } from "../paths.ts";
+import { notebookEnv, resolveNotebooks } from "./notebooks.ts";
+
+const PY = "/usr/bin/python3";
+const RUNNER = `${ROOT}/lib/_run_notebook.py`;
+const hasJupyter = (() => {
+  try {
+    return new Deno.Command(PY, { args: ["-c", "import jupyter_client, nbformat"] }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+})();
+
+async function execute(nb: string, out: string, extra: string[] = []) {
+  const res = await new Deno.Command(PY, {
+    args: [RUNNER, nb, "--out", out, ...extra],
+    env: notebookEnv(),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: res.code, stderr: new TextDecoder().decode(res.stderr) };
+}
+
+interface Output {
+  output_type: string;
+  text?: string;
+  data?: Record<string, string>;
+}
+interface Cell {
+  outputs?: Output[];
+  metadata: { tags?: string[] };
+}
+
+function outputsOf(path: string): Output[][] {
+  const nb = JSON.parse(Deno.readTextFileSync(path)) as { cells: Cell[] };
+  return nb.cells.filter((c) => !c.metadata.tags?.length).map((c) => c.outputs ?? []);
+}
+
+Deno.test({
+  name: "runner keeps every output of a ten-cell notebook, 20 runs in a row",
+  ignore: !hasJupyter,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      for (let run = 0; run < 20; run++) {
+        const out = `${dir}/run${run}.ipynb`;
+        const { code, stderr } = await execute(
+          `${ROOT}/lib/testdata/ten_outputs.ipynb`,
+          out,
+          ["--param", `config.n=${run + 1}`],
+        );
+        assert.equal(code, 0, stderr);
+        const cells = outputsOf(out);
+        assert.equal(cells.length, 10, `run ${run}: cells`);
+        const n = run + 1;
+        for (let i = 0; i < 10; i++) {
+          const text = cells[i].map((o) => o.text ?? o.data?.["text/plain"] ?? "").join("|");
+          const want = i % 3 === 0
+            ? `out ${i} ${n * i}\n`
+            : i % 3 === 1
+            ? `${n * i + 1000}`
+            : `display ${i}|"result ${i}"`;
+          assert.equal(text, want, `run ${run}, cell ${i}`);
+        }
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "runner fails naming the cell and its error, keeps outputs so far, strips colours",
+  ignore: !hasJupyter,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const out = `${dir}/failing.ipynb`;
+      const { code, stderr } = await execute(`${ROOT}/lib/testdata/failing.ipynb`, out);
+      assert.equal(code, 1);
+      assert.match(stderr, /cell 2 failed: .*boom from cell two/);
+      const cells = outputsOf(out);
+      assert.equal(cells[0][0].text, "red fine\n");
+      assert.equal(cells[1][0].output_type, "error");
+      assert.equal(cells[2].length, 0);
+      assert.ok(!JSON.stringify(cells).includes("\\u001b"), "colour codes left in outputs");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "runner refuses parameters for a notebook without a 'parameters' cell",
+  ignore: !hasJupyter,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const { code, stderr } = await execute(
+      `${ROOT}/lib/testdata/failing.ipynb`,
+      `${dir}/x.ipynb`,
+      ["--param", "seed=1"],
+    );
+    await Deno.remove(dir, { recursive: true });
+    assert.notEqual(code, 0);
+    assert.match(stderr, /tagged 'parameters'/);
+  },
+});
+
+Deno.test("notebook names resolve by number, stem or path, and unknown names are named", () => {
+  const all = resolveNotebooks();
+  assert.ok(all.length >= 1);
+  const first = all[0].replace(/^.*\//, "");
+  assert.equal(resolveNotebooks([first.slice(0, 2)])[0], all[0]);
+  assert.throws(() => resolveNotebooks(["99_nope"]), /not found/);
+});
