@@ -28,6 +28,8 @@ interface Output {
   text?: string;
   data?: Record<string, string>;
 }
+// nbformat may store multi-line strings as lists of lines
+const _join = (v: unknown) => Array.isArray(v) ? v.join("") : v;
 interface Cell {
   outputs?: Output[];
   metadata: { tags?: string[] };
@@ -35,7 +37,14 @@ interface Cell {
 
 function outputsOf(path: string): Output[][] {
   const nb = JSON.parse(Deno.readTextFileSync(path)) as { cells: Cell[] };
-  return nb.cells.filter((c) => !c.metadata.tags?.length).map((c) => c.outputs ?? []);
+  return nb.cells.filter((c) => !c.metadata.tags?.length).map((c) =>
+    (c.outputs ?? []).map((o) => ({
+      ...o,
+      text: _join(o.text) as string | undefined,
+      data: o.data &&
+        Object.fromEntries(Object.entries(o.data).map(([k, v]) => [k, _join(v) as string])),
+    }))
+  );
 }
 
 Deno.test({
