@@ -318,6 +318,40 @@ export class FusionHead {
     return out;
   }
 
+  /**
+   * Evaluation-mode text weight `w` alone for `count` rows: the projections and the gate only,
+   * about a fifth of the work of {@linkcode FusionHead.fuse} (used for the gate figure).
+   */
+  async gate(t: Float32Array, g: Float32Array, count: number, chunk = 8192): Promise<Float32Array> {
+    const { dim: d, variant } = this.config;
+    if (t.length !== count * d || g.length !== count * d) {
+      throw new Error(
+        `FusionHead.gate: t and g must hold count × d = ${count} × ${d} values, ` +
+          `got ${t.length} and ${g.length}`,
+      );
+    }
+    const out = new Float32Array(count);
+    if (variant === "moe_only") return out.fill(0.5);
+    const lin = (x: tf.Tensor2D, w: string, bias: string): tf.Tensor2D =>
+      tf.add(matMul(x, this.get(w) as tf.Tensor2D), this.get(bias));
+    const gelu = (x: tf.Tensor2D) => geluErf(x) as tf.Tensor2D;
+    for (let s = 0; s < count; s += chunk) {
+      const n = Math.min(chunk, count - s);
+      const w = tf.tidy(() => {
+        const tt = tf.tensor2d(t.subarray(s * d, (s + n) * d), [n, d]);
+        const gg = tf.tensor2d(g.subarray(s * d, (s + n) * d), [n, d]);
+        const hc = tf.concat([
+          gelu(lin(tt, "text.W", "text.b")),
+          gelu(lin(gg, "image.W", "image.b")),
+        ], 1);
+        return tf.sigmoid(lin(gelu(lin(hc, "gate.W1", "gate.b1")), "gate.W2", "gate.b2"));
+      });
+      out.set(await w.data() as Float32Array, s);
+      w.dispose();
+    }
+    return out;
+  }
+
   /** The parameters as a reference `state_dict` (PyTorch names and `[out, in]` layout). */
   async toStateDict(): Promise<StateDict> {
     const c = this.config;

@@ -175,6 +175,9 @@ for (const variant of VARIANTS) {
     assertClose(f.w, ref.w, 1e-5, "fuse w");
     assertClose(f.p, ref.p, 1e-5, "fuse p");
     assert.equal(tf.memory().numTensors, before, "fuse leaks no tensors");
+    // the gate alone gives the same text weight
+    assertClose(await head.gate(t, g, rows, 3), ref.w, 1e-5, "gate w");
+    assert.equal(tf.memory().numTensors, before, "gate leaks no tensors");
     head.dispose();
   });
 
