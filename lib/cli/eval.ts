@@ -1,0 +1,173 @@
+/**
+ * `deno run -A lib/cli/eval.ts --data DIR --benchmark NAME --method chatir|dar|add
+ * --out FILE.json [--backend wasm|webgpu|auto] [--workers N]`
+ *
+ * Ranks the targets of one benchmark split of a bundle at every round with one baseline and
+ * writes (atomically) a JSON file with the ranks (`[Q][rounds]`, 0-based, ties broken by corpus
+ * index), cumulative and per-round Hits@K for K = 1, 5, 10, 50, the method, benchmark, data
+ * folder, backend and seconds; prints a table of cumulative Hits@K per round. The bundle is
+ * validated before any work.
+ *
+ * @module
+ */
+import { type BackendName, initBackend } from "../backend.ts";
+import { type BaselineName, BASELINES, evaluateMethod } from "../baselines.ts";
+import { loadBundle } from "../bundle.ts";
+import { hitsCumulative, hitsPerRound } from "../metrics.ts";
+import { writeFileAtomic } from "../paths.ts";
+import { parseArgs } from "./_args.ts";
+
+const _USAGE = "usage: deno run -A lib/cli/eval.ts --data DIR --benchmark NAME " +
+  "--method chatir|dar|add --out FILE.json [--backend wasm|webgpu|auto] [--workers N]";
+
+/** The cut-offs reported. */
+export const EVAL_KS: readonly number[] = [1, 5, 10, 50];
+
+/** Arguments of {@linkcode runEval}. */
+export interface EvalArgs {
+  /** Bundle folder. */
+  data: string;
+  /** Split to evaluate, e.g. `visdial`. */
+  benchmark: string;
+  /** Baseline. */
+  method: BaselineName;
+  /** Output JSON file. */
+  out: string;
+  /** tfjs backend (default: `ADAFUSE_BACKEND` or auto). */
+  backend?: BackendName;
+  /** Ranking worker threads on wasm (default auto). */
+  workers?: number;
+  /** Print the table (default true). */
+  print?: boolean;
+}
+
+/** What {@linkcode runEval} writes to `--out`. */
+export interface EvalOutput {
+  /** The method. */
+  method: string;
+  /** The split. */
+  benchmark: string;
+  /** The bundle folder. */
+  data: string;
+  /** The backend that ran. */
+  backend: string;
+  /** Wall-clock seconds of the ranking. */
+  seconds: number;
+  /** Dialogues. */
+  count: number;
+  /** Rounds. */
+  rounds: number;
+  /** Corpus size. */
+  corpusSize: number;
+  /** Hits@K in percent, by K: cumulative (the paper's metric) and per round. */
+  hits: Record<string, { cumulative: number[]; per_round: number[] }>;
+  /** 0-based target ranks, `[count][rounds]`. */
+  ranks: number[][];
+  /** Warnings of the bundle loader. */
+  warnings: string[];
+}
+
+/** Parses the command line of `lib/cli/eval.ts`; errors name the bad argument. */
+export function parseEvalArgs(argv: string[]): EvalArgs {
+  const a = parseArgs(argv, {
+    options: ["data", "benchmark", "method", "out", "backend", "workers"],
+    required: ["data", "benchmark", "method", "out"],
+    usage: _USAGE,
+  });
+  if (a.help) throw new Error(_USAGE);
+  const method = a.options.method as BaselineName;
+  if (!BASELINES.includes(method)) {
+    throw new Error(`--method '${method}' is unknown; use one of ${BASELINES.join(", ")}`);
+  }
+  let workers: number | undefined;
+  if (a.options.workers !== undefined) {
+    workers = Number(a.options.workers);
+    if (!Number.isInteger(workers) || workers < 0) {
+      throw new Error(`--workers '${a.options.workers}' must be a count (0 = none)`);
+    }
+  }
+  return {
+    data: a.options.data,
+    benchmark: a.options.benchmark,
+    method,
+    out: a.options.out,
+    backend: a.options.backend as BackendName | undefined,
+    workers,
+  };
+}
+
+/** Formats the table of cumulative Hits@K per round. */
+export function hitsTable(hits: EvalOutput["hits"], rounds: number): string {
+  const ks = Object.keys(hits);
+  const lines = [["round", ...ks.map((k) => `H@${k}`)].map((s) => s.padStart(7)).join("")];
+  for (let r = 0; r < rounds; r++) {
+    lines.push(
+      [String(r), ...ks.map((k) => hits[k].cumulative[r].toFixed(2))].map((s) => s.padStart(7))
+        .join(""),
+    );
+  }
+  return lines.join("\n");
+}
+
+/**
+ * Runs the evaluation: loads and validates the bundle (only the asked split), starts the
+ * backend, ranks, writes `--out` atomically and returns what it wrote.
+ */
+export async function runEval(args: EvalArgs): Promise<EvalOutput> {
+  if (!BASELINES.includes(args.method)) {
+    throw new Error(`method '${args.method}' is unknown; use one of ${BASELINES.join(", ")}`);
+  }
+  const bundle = await loadBundle(args.data, { splits: [args.benchmark] });
+  for (const w of bundle.warnings) console.error(`warning: ${w}`);
+  const info = await initBackend(args.backend);
+  const t0 = performance.now();
+  const res = await evaluateMethod(bundle, args.benchmark, args.method, {
+    workers: args.workers,
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const { count, rounds, ranks } = res;
+  const hits: EvalOutput["hits"] = {};
+  for (const k of EVAL_KS) {
+    hits[String(k)] = {
+      cumulative: hitsCumulative(ranks, count, rounds, k),
+      per_round: hitsPerRound(ranks, count, rounds, k),
+    };
+  }
+  const out: EvalOutput = {
+    method: args.method,
+    benchmark: args.benchmark,
+    data: args.data,
+    backend: info.name,
+    seconds,
+    count,
+    rounds,
+    corpusSize: bundle.corpusSize,
+    hits,
+    ranks: Array.from(
+      { length: count },
+      (_, i) => Array.from(ranks.subarray(i * rounds, (i + 1) * rounds)),
+    ),
+    warnings: bundle.warnings,
+  };
+  await writeFileAtomic(args.out, JSON.stringify(out) + "\n");
+  if (args.print ?? true) {
+    console.log(
+      `${args.method} on ${args.benchmark} (${count} dialogues × ${rounds} rounds, corpus ` +
+        `${bundle.corpusSize}), cumulative Hits@K (%):`,
+    );
+    console.log(hitsTable(hits, rounds));
+    console.log(
+      `ranked in ${seconds.toFixed(1)} s on ${info.name} (${info.device}); wrote ${args.out}`,
+    );
+  }
+  return out;
+}
+
+if (import.meta.main) {
+  try {
+    await runEval(parseEvalArgs(Deno.args));
+  } catch (e) {
+    console.error(`eval: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}
