@@ -1,0 +1,162 @@
+/**
+ * `deno run -A lib/cli/train.ts --data DIR --out RUN_DIR [--preset default|repro]
+ * [--config FILE] [--set key=value…] [--resume] [--backend wasm|webgpu|auto]`
+ *
+ * Trains the fusion head on the bundle in `--data` with the recipe of `lib/train_config.ts`:
+ * the preset (default: `default`, the reference recipe), then the JSON config file, then each
+ * `--set` override. A run directory that already holds the finished run of the same config is
+ * reported and left alone; an unfinished one continues with `--resume`.
+ *
+ * @module
+ */
+import { type BackendName, initBackend } from "../backend.ts";
+import { loadBundle } from "../bundle.ts";
+import { train, type TrainData, type TrainResult } from "../train.ts";
+import {
+  applyTrainOverrides,
+  loadTrainConfig,
+  TRAIN_PRESETS,
+  type TrainConfig,
+  trainConfigHash,
+} from "../train_config.ts";
+
+/** Parsed command line of {@linkcode runTrain}. */
+export interface TrainArgs {
+  /** Bundle directory (`--data`). */
+  data: string;
+  /** Run directory (`--out`). */
+  out: string;
+  /** Preset name (`--preset`, default `default`). */
+  preset: string;
+  /** JSON config file (`--config`), merged over the preset. */
+  config?: string;
+  /** `key=value` overrides (`--set`, repeatable), applied last. */
+  set: string[];
+  /** Continue a stopped run (`--resume`). */
+  resume: boolean;
+  /** tfjs backend (`--backend`). */
+  backend?: BackendName;
+}
+
+const _USAGE =
+  "usage: deno run -A lib/cli/train.ts --data DIR --out RUN_DIR [--preset default|repro] " +
+  "[--config FILE] [--set key=value ...] [--resume] [--backend wasm|webgpu|auto]";
+
+/** Parses the command line (`--flag value` or `--flag=value`); errors name the flag. */
+export function parseTrainArgs(argv: string[]): TrainArgs {
+  const out: Partial<TrainArgs> & { set: string[] } = { set: [], resume: false, preset: "default" };
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i], v: string | undefined;
+    const eq = a.indexOf("=");
+    if (a.startsWith("--") && eq > 0) {
+      v = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    const value = () => {
+      if (v !== undefined) return v;
+      const n = argv[++i];
+      if (n === undefined || n.startsWith("--")) throw new Error(`${a} needs a value; ${_USAGE}`);
+      return n;
+    };
+    switch (a) {
+      case "--data":
+        out.data = value();
+        break;
+      case "--out":
+        out.out = value();
+        break;
+      case "--preset":
+        out.preset = value();
+        break;
+      case "--config":
+        out.config = value();
+        break;
+      case "--set":
+        out.set.push(value());
+        break;
+      case "--resume":
+        out.resume = true;
+        break;
+      case "--backend":
+        out.backend = value() as BackendName;
+        break;
+      case "-h":
+      case "--help":
+        throw new Error(_USAGE);
+      default:
+        throw new Error(`unknown argument '${a}'; ${_USAGE}`);
+    }
+  }
+  if (!out.data || !out.out) throw new Error(`--data and --out are required; ${_USAGE}`);
+  return out as TrainArgs;
+}
+
+/** The config a command line asks for: preset, then `--config` file, then `--set`. */
+export async function configFromArgs(args: TrainArgs): Promise<TrainConfig> {
+  let base: TrainConfig;
+  if (args.config) {
+    base = await loadTrainConfig(args.config);
+    if (args.preset !== "default") {
+      throw new Error(
+        '--preset and --config both given: put the preset in the config file ({"preset": ...})',
+      );
+    }
+  } else {
+    const p = TRAIN_PRESETS[args.preset];
+    if (!p) {
+      throw new Error(
+        `--preset '${args.preset}' is unknown; use one of ${Object.keys(TRAIN_PRESETS).join(", ")}`,
+      );
+    }
+    base = structuredClone(p) as TrainConfig;
+  }
+  return applyTrainOverrides(base, args.set);
+}
+
+/**
+ * Runs the command: builds the config, returns at once when `--out` holds the finished run of
+ * the same config, otherwise starts the backend, loads the bundle and trains.
+ *
+ * @param loadData how to load the two splits of `--data` (default: lib/bundle.ts's
+ *   `loadBundle`).
+ */
+export async function runTrain(
+  argv: string[],
+  loadData: (dir: string, splits: string[]) => Promise<TrainData> = (dir, splits) =>
+    loadBundle(dir, { splits }),
+): Promise<TrainResult | { cached: true; configHash: string; outDir: string }> {
+  const args = parseTrainArgs(argv);
+  const config = await configFromArgs(args);
+  const hash = await trainConfigHash(config);
+  try {
+    const st = JSON.parse(await Deno.readTextFile(`${args.out}/state.json`));
+    if (st.finished && st.configHash === hash) {
+      console.error(
+        `train: ${args.out} already holds the finished run of this config (hash ${
+          hash.slice(0, 12)
+        }, best val metric ${st.bestMetric} at epoch ${st.bestEpoch}); nothing to do`,
+      );
+      return { cached: true, configHash: hash, outDir: args.out };
+    }
+  } catch {
+    // no finished run there: train
+  }
+  const info = await initBackend(args.backend);
+  console.error(`train: backend ${info.name} (${info.device}); config hash ${hash.slice(0, 12)}`);
+  const data = await loadData(args.data, [config.trainSplit, config.valSplit]);
+  const res = await train(data, config, { outDir: args.out, resume: args.resume });
+  console.error(
+    `train: done; best val metric ${res.bestMetric.toFixed(4)} at epoch ${res.bestEpoch} → ` +
+      `${res.bestCheckpoint}`,
+  );
+  return res;
+}
+
+if (import.meta.main) {
+  try {
+    await runTrain(Deno.args);
+  } catch (e) {
+    console.error(`train: ${e instanceof Error ? e.message : e}`);
+    Deno.exit(1);
+  }
+}
