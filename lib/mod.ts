@@ -6,14 +6,28 @@
  */
 export * as tf from "@tensorflow/tfjs";
 export * as aq from "arquero";
+export * from "./adamw.ts";
 export * from "./backend.ts";
+export * from "./baselines.ts";
+export * from "./bundle.ts";
 export * from "./checkpoint.ts";
+export * from "./clip.ts";
 export * from "./demo.ts";
 export * from "./figures.ts";
+export * from "./loss.ts";
+export * from "./metrics.ts";
 export * from "./model.ts";
 export * from "./model_config.ts";
+export * from "./npy.ts";
 export * from "./ops.ts";
+export * from "./paper_figures.ts";
 export * from "./paths.ts";
+export * from "./ranking.ts";
 export * from "./rng.ts";
 export * from "./safetensors.ts";
+export * from "./schedule.ts";
+export * from "./stats.ts";
+export * from "./synthetic.ts";
 export * from "./tables.ts";
+export * from "./train.ts";
+export * from "./train_config.ts";
