@@ -43,6 +43,8 @@ async function _gpuAdapter(): Promise<GPUAdapter | null> {
   // deno-lint-ignore no-explicit-any
   const gpu = (navigator as any).gpu as GPU | undefined;
   if (!gpu) return null;
+  // Mesa's Vulkan loader complains on stderr when XDG_RUNTIME_DIR is unset: give it one.
+  if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync());
   try {
     return await gpu.requestAdapter();
   } catch {
@@ -117,8 +119,8 @@ async function _start(name: Exclude<BackendName, "auto">): Promise<string> {
  * Starts a TensorFlow.js backend and returns what runs.
  *
  * `auto` picks `tensorflow` when tfjs-node is installed, then `webgpu` when a real (non
- * fallback) GPU adapter exists, then `wasm`. A named backend that fails throws an error
- * instead of falling back. Calling it again with the same request is cheap.
+ * fallback) GPU adapter exists, then `wasm`; when a backend already runs, `auto` keeps it. A
+ * named backend that fails throws an error instead of falling back. Calling it again is cheap.
  *
  * @param requested backend name; defaults to `ADAFUSE_BACKEND` or `auto`.
  */
@@ -128,7 +130,8 @@ export async function initBackend(
   if (!KNOWN.includes(requested)) {
     throw new Error(`'${requested}' is not a backend; use one of ${KNOWN.join(", ")}`);
   }
-  if (current && (current.requested === requested || current.name === requested)) return current;
+  // `auto` keeps whatever already runs; a named backend switches to it.
+  if (current && (requested === "auto" || current.name === requested)) return current;
   let name: Exclude<BackendName, "auto">;
   if (requested !== "auto") {
     name = requested;

@@ -1,24 +1,33 @@
 /**
- * `deno run -A lib/cli/eval.ts --data DIR --benchmark NAME --method chatir|dar|add
- * --out FILE.json [--backend wasm|webgpu|auto] [--workers N]`
+ * `deno run -A lib/cli/eval.ts --data DIR --benchmark NAME --method chatir|dar|add|adafuse
+ * [--checkpoint FILE.safetensors] --out FILE.json [--backend wasm|webgpu|auto] [--workers N]`
  *
  * Ranks the targets of one benchmark split of a bundle at every round with one baseline and
  * writes (atomically) a JSON file with the ranks (`[Q][rounds]`, 0-based, ties broken by corpus
  * index), cumulative and per-round Hits@K for K = 1, 5, 10, 50, the method, benchmark, data
  * folder, backend and seconds; prints a table of cumulative Hits@K per round. The bundle is
- * validated before any work.
+ * validated before any work. With `--method adafuse` the fused queries come from the
+ * checkpoint's head, and the JSON also holds, per dialogue and round, the gate's text weight
+ * `w`, `cos(t, g)` and the router probabilities.
  *
  * @module
  */
 import { type BackendName, initBackend } from "../backend.ts";
-import { type BaselineName, BASELINES, evaluateMethod } from "../baselines.ts";
-import { loadBundle } from "../bundle.ts";
+import { type BaselineName, BASELINES, evaluateMethod, fusionMethod } from "../baselines.ts";
+import { type Bundle, loadBundle } from "../bundle.ts";
+import { loadCheckpoint } from "../checkpoint.ts";
 import { hitsCumulative, hitsPerRound } from "../metrics.ts";
 import { writeFileAtomic } from "../paths.ts";
 import { parseArgs } from "./_args.ts";
 
 const _USAGE = "usage: deno run -A lib/cli/eval.ts --data DIR --benchmark NAME " +
-  "--method chatir|dar|add --out FILE.json [--backend wasm|webgpu|auto] [--workers N]";
+  "--method chatir|dar|add|adafuse [--checkpoint FILE] --out FILE.json " +
+  "[--backend wasm|webgpu|auto] [--workers N]";
+
+/** Every method the evaluation knows: the baselines and the learned head. */
+export type EvalMethod = BaselineName | "adafuse";
+/** The names of {@linkcode EvalMethod}. */
+export const EVAL_METHODS: readonly EvalMethod[] = [...BASELINES, "adafuse"];
 
 /** The cut-offs reported. */
 export const EVAL_KS: readonly number[] = [1, 5, 10, 50];
@@ -29,8 +38,10 @@ export interface EvalArgs {
   data: string;
   /** Split to evaluate, e.g. `visdial`. */
   benchmark: string;
-  /** Baseline. */
-  method: BaselineName;
+  /** Baseline, or `adafuse` (needs `checkpoint`). */
+  method: EvalMethod;
+  /** ADaFuSE checkpoint (`.safetensors`), for `--method adafuse`. */
+  checkpoint?: string;
   /** Output JSON file. */
   out: string;
   /** tfjs backend (default: `ADAFUSE_BACKEND` or auto). */
@@ -65,19 +76,30 @@ export interface EvalOutput {
   ranks: number[][];
   /** Warnings of the bundle loader. */
   warnings: string[];
+  /** ADaFuSE only: the checkpoint evaluated. */
+  checkpoint?: string;
+  /** ADaFuSE only: the gate's text weight `w`, `[count][rounds]`. */
+  gate?: number[][];
+  /** ADaFuSE only: `cos(t, g)`, `[count][rounds]`. */
+  cos?: number[][];
+  /** ADaFuSE only: router probabilities, `[count][rounds][K]`. */
+  router?: number[][][];
 }
 
 /** Parses the command line of `lib/cli/eval.ts`; errors name the bad argument. */
 export function parseEvalArgs(argv: string[]): EvalArgs {
   const a = parseArgs(argv, {
-    options: ["data", "benchmark", "method", "out", "backend", "workers"],
+    options: ["data", "benchmark", "method", "out", "backend", "workers", "checkpoint"],
     required: ["data", "benchmark", "method", "out"],
     usage: _USAGE,
   });
   if (a.help) throw new Error(_USAGE);
-  const method = a.options.method as BaselineName;
-  if (!BASELINES.includes(method)) {
-    throw new Error(`--method '${method}' is unknown; use one of ${BASELINES.join(", ")}`);
+  const method = a.options.method as EvalMethod;
+  if (!EVAL_METHODS.includes(method)) {
+    throw new Error(`--method '${method}' is unknown; use one of ${EVAL_METHODS.join(", ")}`);
+  }
+  if (method === "adafuse" && !a.options.checkpoint) {
+    throw new Error("--method adafuse needs --checkpoint FILE.safetensors (from deno task train)");
   }
   let workers: number | undefined;
   if (a.options.workers !== undefined) {
@@ -90,6 +112,7 @@ export function parseEvalArgs(argv: string[]): EvalArgs {
     data: a.options.data,
     benchmark: a.options.benchmark,
     method,
+    checkpoint: a.options.checkpoint,
     out: a.options.out,
     backend: a.options.backend as BackendName | undefined,
     workers,
@@ -114,16 +137,27 @@ export function hitsTable(hits: EvalOutput["hits"], rounds: number): string {
  * backend, ranks, writes `--out` atomically and returns what it wrote.
  */
 export async function runEval(args: EvalArgs): Promise<EvalOutput> {
-  if (!BASELINES.includes(args.method)) {
-    throw new Error(`method '${args.method}' is unknown; use one of ${BASELINES.join(", ")}`);
+  if (!EVAL_METHODS.includes(args.method)) {
+    throw new Error(`method '${args.method}' is unknown; use one of ${EVAL_METHODS.join(", ")}`);
   }
   const bundle = await loadBundle(args.data, { splits: [args.benchmark] });
   for (const w of bundle.warnings) console.error(`warning: ${w}`);
   const info = await initBackend(args.backend);
   const t0 = performance.now();
-  const res = await evaluateMethod(bundle, args.benchmark, args.method, {
-    workers: args.workers,
-  });
+  let extra: Partial<EvalOutput> = {};
+  let res;
+  if (args.method === "adafuse") {
+    if (!args.checkpoint) throw new Error("method adafuse needs a checkpoint");
+    const fused = await _adafuseMethod(bundle, args.benchmark, args.checkpoint);
+    try {
+      res = await evaluateMethod(bundle, args.benchmark, fused.method, { workers: args.workers });
+    } finally {
+      fused.head.dispose();
+    }
+    extra = { checkpoint: args.checkpoint, gate: fused.gate, cos: fused.cos, router: fused.router };
+  } else {
+    res = await evaluateMethod(bundle, args.benchmark, args.method, { workers: args.workers });
+  }
   const seconds = (performance.now() - t0) / 1000;
   const { count, rounds, ranks } = res;
   const hits: EvalOutput["hits"] = {};
@@ -148,6 +182,7 @@ export async function runEval(args: EvalArgs): Promise<EvalOutput> {
       (_, i) => Array.from(ranks.subarray(i * rounds, (i + 1) * rounds)),
     ),
     warnings: bundle.warnings,
+    ...extra,
   };
   await writeFileAtomic(args.out, JSON.stringify(out) + "\n");
   if (args.print ?? true) {
@@ -161,6 +196,43 @@ export async function runEval(args: EvalArgs): Promise<EvalOutput> {
     );
   }
   return out;
+}
+
+/**
+ * The ADaFuSE head of `checkpoint` as an evaluation method, recording per dialogue and round
+ * the gate's text weight, `cos(t, g)` and the router probabilities as it fuses.
+ */
+async function _adafuseMethod(bundle: Bundle, split: string, checkpoint: string) {
+  const head = await loadCheckpoint(checkpoint);
+  if (head.config.dim !== bundle.dim) {
+    head.dispose();
+    throw new Error(
+      `${checkpoint}: the head takes ${head.config.dim}-d embeddings but ${bundle.dir} has ` +
+        `${bundle.dim}-d ones; train a head on this bundle (deno task train)`,
+    );
+  }
+  const { count } = bundle.splits[split];
+  const rounds = bundle.rounds, d = bundle.dim;
+  const gate = Array.from({ length: count }, () => new Array<number>(rounds));
+  const cos = Array.from({ length: count }, () => new Array<number>(rounds));
+  const router = Array.from({ length: count }, () => new Array<number[]>(rounds));
+  const method = fusionMethod(async (t, g, r) => {
+    const f = await head.fuse(t, g, count);
+    const k = f.p.length / count;
+    for (let i = 0; i < count; i++) {
+      let c = 0, nt = 0, ng = 0;
+      for (let j = 0; j < d; j++) {
+        c += t[i * d + j] * g[i * d + j];
+        nt += t[i * d + j] ** 2;
+        ng += g[i * d + j] ** 2;
+      }
+      cos[i][r] = c / Math.sqrt(Math.max(nt * ng, 1e-24));
+      gate[i][r] = f.w[i];
+      router[i][r] = Array.from(f.p.subarray(i * k, (i + 1) * k));
+    }
+    return f.q;
+  });
+  return { head, method, gate, cos, router };
 }
 
 if (import.meta.main) {
