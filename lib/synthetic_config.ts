@@ -206,7 +206,7 @@ const DEFAULT: Omit<SyntheticConfig, "preset" | "seed"> = {
   textAttrWeight: 0.3,
   gapDims: 8,
   textGap: 2.3,
-  textNoise: 0.47,
+  textNoise: 0.53,
   textNoisePerWord: 0.002,
   textNoiseFresh: 0.2,
   textNoiseShape: 1.5,
