@@ -1,0 +1,109 @@
+/**
+ * `deno task repro [--preset default|small] [--seed N] [--data DIR] [--train-preset NAME]
+ * [--set key=value…] [--no-notebooks]`
+ *
+ * Reproduces every figure: the data bundle, ChatIR and DAR on the four benchmarks, the trained
+ * head, ADaFuSE on the four benchmarks, the gate samples, then every notebook (which find all
+ * of it cached and draw the figures into `figures/`). Each step is cached, so a stopped run
+ * continues where it stopped.
+ *
+ * @module
+ */
+import { initBackend } from "../backend.ts";
+import {
+  PAPER_BENCHMARKS,
+  REPRO_DEFAULTS,
+  type ReproConfig,
+  reproData,
+  reproEval,
+  reproGate,
+  reproTrain,
+} from "../pipeline.ts";
+import { parseArgs } from "./_args.ts";
+import { runNotebooks } from "./notebooks.ts";
+
+const _USAGE = "usage: deno task repro [--preset default|small] [--seed N] [--data DIR] " +
+  "[--train-preset NAME] [--set key=value ...] [--no-notebooks]";
+
+/** Parses the command line into a reproduction config. */
+export function parseReproArgs(argv: string[]): { config: ReproConfig; notebooks: boolean } {
+  const a = parseArgs(argv, {
+    options: ["preset", "seed", "data", "train-preset"],
+    repeated: ["set"],
+    flags: ["no-notebooks"],
+    usage: _USAGE,
+  });
+  if (a.help) throw new Error(_USAGE);
+  const seed = a.options.seed === undefined ? REPRO_DEFAULTS.seed : Number(a.options.seed);
+  if (!Number.isInteger(seed)) throw new Error(`--seed '${a.options.seed}' must be an integer`);
+  return {
+    config: {
+      seed,
+      preset: a.options.preset ?? REPRO_DEFAULTS.preset,
+      data: a.options.data,
+      trainPreset: a.options["train-preset"] ?? REPRO_DEFAULTS.trainPreset,
+      trainSet: a.repeated.set,
+    },
+    notebooks: !a.flags["no-notebooks"],
+  };
+}
+
+/** Runs every step; returns the seconds each took. */
+export async function runRepro(
+  config: ReproConfig,
+  notebooks = true,
+): Promise<Record<string, number>> {
+  const times: Record<string, number> = {};
+  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    console.error(`repro: ${name}…`);
+    const r = await fn();
+    times[name] = (performance.now() - t0) / 1000;
+    console.error(`repro: ${name} done in ${times[name].toFixed(1)} s`);
+    return r;
+  };
+  const info = await initBackend();
+  console.error(`repro: backend ${info.name} (${info.device})`);
+  await step("data", () => reproData(config));
+  for (const b of PAPER_BENCHMARKS) {
+    for (const m of ["chatir", "dar"] as const) {
+      await step(`eval ${m} ${b}`, () => reproEval(config, b, m));
+    }
+  }
+  await step("train", () => reproTrain(config));
+  for (const b of PAPER_BENCHMARKS) {
+    await step(`eval adafuse ${b}`, () => reproEval(config, b, "adafuse"));
+  }
+  await step("gate samples", () => reproGate(config));
+  if (notebooks) {
+    const params = [
+      `config.seed=${config.seed}`,
+      `config.preset=${JSON.stringify(config.preset)}`,
+      `config.trainPreset=${JSON.stringify(config.trainPreset)}`,
+      `config.trainSet=${JSON.stringify(config.trainSet)}`,
+      ...(config.data ? [`config.data=${JSON.stringify(config.data)}`] : []),
+    ];
+    const isDefault = params.length === 4 && config.seed === REPRO_DEFAULTS.seed &&
+      config.preset === REPRO_DEFAULTS.preset &&
+      config.trainPreset === REPRO_DEFAULTS.trainPreset &&
+      config.trainSet.length === 0;
+    // 00 and 02 take no data config; the figure notebooks take the config as parameters
+    await step("notebooks", async () => {
+      await runNotebooks({ names: ["00", "02"] });
+      await runNotebooks({ names: ["01", "03", "04"], params: isDefault ? [] : params });
+    });
+  }
+  return times;
+}
+
+if (import.meta.main) {
+  try {
+    const { config, notebooks } = parseReproArgs(Deno.args);
+    const times = await runRepro(config, notebooks);
+    const total = Object.values(times).reduce((s, v) => s + v, 0);
+    console.error(`repro: all done in ${(total / 60).toFixed(1)} min; figures are in figures/`);
+  } catch (e) {
+    console.error(`repro: ${e instanceof Error ? e.message : e}`);
+    Deno.exit(1);
+  }
+}
