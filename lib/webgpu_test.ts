@@ -1,0 +1,108 @@
+/**
+ * The same model code on tfjs's WebGPU backend: forward pass, loss and gradients (tfjs
+ * autodiff, as lib/train.ts computes them, and the hand-written backward of the data-parallel
+ * engine) at small shapes, against the wasm backend within 1e-4. Runs on any WebGPU adapter,
+ * e.g. Mesa's lavapipe (a CPU Vulkan driver, `mesa-vulkan-drivers`); skipped when Deno finds
+ * none. Shapes stay small: Deno's wgpu times out on lavapipe with large products.
+ *
+ * tfjs has one global backend per process (initBackend switches it, and back): the wasm
+ * reference is computed first, then the backend switches to webgpu.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { assertClose } from "./_testing.ts";
+import { initBackend } from "./backend.ts";
+import { infoNceLoss } from "./loss.ts";
+import { FusionHead, type StateDict } from "./model.ts";
+import { ShardStep } from "./_dp_step.ts";
+import { Rng } from "./rng.ts";
+
+if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync());
+
+async function _hasAdapter(): Promise<boolean> {
+  // deno-lint-ignore no-explicit-any
+  const gpu = (navigator as any).gpu as GPU | undefined;
+  if (!gpu) return false;
+  try {
+    return (await gpu.requestAdapter()) !== null;
+  } catch {
+    return false;
+  }
+}
+
+const HAS_GPU = await _hasAdapter();
+const CFG = { dim: 16, proj: 8, hidden: 16, experts: 2 };
+const B = 6;
+
+interface _Values {
+  q: Float32Array;
+  w: Float32Array;
+  loss: number;
+  grads: Float32Array[];
+  manual: Float32Array[];
+}
+
+function _units(rng: Rng, rows: number, d: number): Float32Array {
+  const a = new Float32Array(rows * d);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let k = 0; k < d; k++) s += (a[r * d + k] = rng.normal()) ** 2;
+    for (let k = 0; k < d; k++) a[r * d + k] /= Math.sqrt(s);
+  }
+  return a;
+}
+
+/** Forward, loss and gradients (both ways) of the head `sd` on the current backend. */
+async function _compute(sd: StateDict, data: Float32Array[]): Promise<_Values> {
+  const head = FusionHead.fromStateDict(sd, CFG);
+  const [t, g, y] = data.map((a) => tf.tensor2d(a, [B, CFG.dim]));
+  try {
+    const out = head.apply(t, g, { training: false });
+    const { value, grads } = tf.variableGrads(
+      () => infoNceLoss(head.apply(t, g, { training: false }).q, y, head.scale()),
+      head.variables,
+    );
+    const step = new ShardStep(head);
+    const { q } = step.forward(t, g, null);
+    const dq = tf.grad((qq: tf.Tensor) => infoNceLoss(qq as tf.Tensor2D, y, head.scale()))(q);
+    const manual = step.backward(dq as tf.Tensor2D);
+    const res: _Values = {
+      q: (await out.q.data()) as Float32Array,
+      w: (await out.w.data()) as Float32Array,
+      loss: (await value.data())[0],
+      grads: await Promise.all(
+        head.variables.map((v) => grads[v.name].data() as Promise<Float32Array>),
+      ),
+      manual: await Promise.all(manual.map((m) => m.data() as Promise<Float32Array>)),
+    };
+    tf.dispose([out.q, out.w, out.p, value, ...Object.values(grads), q, dq, ...manual]);
+    return res;
+  } finally {
+    tf.dispose([t, g, y]);
+    head.dispose();
+  }
+}
+
+Deno.test({
+  name: "webgpu: forward, loss and gradients match wasm within 1e-4",
+  ignore: !HAS_GPU,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await initBackend("wasm");
+    const h = FusionHead.create(CFG, 3);
+    const sd = await h.toStateDict();
+    h.dispose();
+    const rng = new Rng(5);
+    const data = [0, 1, 2].map(() => _units(rng, B, CFG.dim));
+    const ref = await _compute(sd, data);
+    const info = await initBackend("webgpu");
+    console.log(`webgpu adapter: ${info.device}`);
+    const got = await _compute(sd, data);
+    assertClose(got.q, ref.q, 1e-4, "q");
+    assertClose(got.w, ref.w, 1e-4, "w");
+    assertClose(got.loss, ref.loss, 1e-4, "loss");
+    got.grads.forEach((gr, i) => assertClose(gr, ref.grads[i], 1e-4, `autodiff grad ${i}`));
+    got.manual.forEach((gr, i) => assertClose(gr, ref.manual[i], 1e-4, `manual grad ${i}`));
+    got.manual.forEach((gr, i) => assertClose(gr, got.grads[i], 1e-4, `manual vs autodiff ${i}`));
+  },
+});
