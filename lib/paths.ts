@@ -8,10 +8,18 @@ import { fileURLToPath } from "node:url";
 
 /** Absolute path of the repository root. */
 export const ROOT: string = fileURLToPath(new URL("../", import.meta.url)).replace(/\/$/, "");
-/** Absolute path of `figures/`, where every figure is written. */
-export const FIGURES_DIR: string = `${ROOT}/figures`;
-/** Absolute path of `data/`, holding the paper's reference numbers and the data cache. */
+/**
+ * Absolute path of `figures/`, where every figure is written (`ADAFUSE_FIGURES_DIR` moves it,
+ * e.g. for tests).
+ */
+export const FIGURES_DIR: string = Deno.env.get("ADAFUSE_FIGURES_DIR") ?? `${ROOT}/figures`;
+/** Absolute path of `data/`, holding the paper's reference numbers. */
 export const DATA_DIR: string = `${ROOT}/data`;
+/**
+ * Where generated data, training runs and evaluation results are cached: `data/` unless
+ * `ADAFUSE_CACHE_DIR` says otherwise (caches go to its `cache/` and `runs/` subfolders).
+ */
+export const CACHE_DIR: string = Deno.env.get("ADAFUSE_CACHE_DIR") ?? DATA_DIR;
 /** Absolute path of `notebooks/`. */
 export const NOTEBOOKS_DIR: string = `${ROOT}/notebooks`;
 

@@ -3,7 +3,7 @@
  * `deno task repro` and `deno task figures` share the work: the data bundle (synthetic by
  * default), the trained head, each evaluation, and the gate samples of Figure 4.
  *
- * Cache layout (all under `data/`, ignored by git):
+ * Cache layout (all under `data/`, ignored by git; `ADAFUSE_CACHE_DIR` moves it):
  * - `data/cache/synthetic-<preset>-<seed>-<hash8>/`: the bundle (see lib/synthetic.ts);
  * - `data/runs/<bundle>--<train preset>-<hash8>/`: the training run (lib/train.ts);
  * - `data/cache/eval/<bundle>/<method>[--<run>]/<benchmark>.json`: one evaluation;
@@ -21,7 +21,7 @@ import { type EvalMethod, type EvalOutput, runEval } from "./cli/eval.ts";
 import { configFromArgs, parseTrainArgs, runTrain } from "./cli/train.ts";
 import { averageRankDrop, degradationRate } from "./metrics.ts";
 import type { DegradationSeries, RankTable } from "./paper_figures.ts";
-import { DATA_DIR, writeFileAtomic } from "./paths.ts";
+import { CACHE_DIR, writeFileAtomic } from "./paths.ts";
 import { Rng } from "./rng.ts";
 import { ensureSynthetic } from "./synthetic.ts";
 import { trainConfigHash } from "./train_config.ts";
@@ -112,7 +112,7 @@ export async function reproTrain(config: Partial<ReproConfig> = {}): Promise<Tra
   const data = await reproData(c);
   const probe = await configFromArgs(parseTrainArgs(_trainArgv(c, data, "-")));
   const hash = (await trainConfigHash(probe)).slice(0, 8);
-  const dir = `${DATA_DIR}/runs/${_base(data)}--${c.trainPreset}-${hash}`;
+  const dir = `${CACHE_DIR}/runs/${_base(data)}--${c.trainPreset}-${hash}`;
   const state = await _readJson<{ finished?: boolean }>(`${dir}/state.json`);
   const argv = _trainArgv(c, data, dir);
   if (state && !state.finished) argv.push("--resume");
@@ -139,7 +139,7 @@ export async function reproEval(
   const data = await reproData(c);
   const run = method === "adafuse" ? await reproTrain(c) : undefined;
   const tag = run ? `${method}--${_base(run.dir)}` : method;
-  const out = `${DATA_DIR}/cache/eval/${_base(data)}/${tag}/${benchmark}.json`;
+  const out = `${CACHE_DIR}/cache/eval/${_base(data)}/${tag}/${benchmark}.json`;
   const cached = await _readJson<EvalOutput>(out);
   if (cached) return cached;
   await initBackend();
@@ -203,7 +203,7 @@ export async function reproGate(
   const c = _cfg(config);
   const data = await reproData(c);
   const run = await reproTrain(c);
-  const out = `${DATA_DIR}/cache/gate/${_base(data)}--${
+  const out = `${CACHE_DIR}/cache/gate/${_base(data)}--${
     _base(run.dir)
   }-${split}-${n}-${c.seed}.json`;
   const cached = await _readJson<GateSamples>(out);

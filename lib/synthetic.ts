@@ -65,7 +65,7 @@
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
+import { CACHE_DIR } from "./paths.ts";
 import { writeBundle } from "./bundle.ts";
 import { Rng } from "./rng.ts";
 import {
@@ -647,7 +647,7 @@ export interface EnsureSyntheticOptions {
   preset?: string;
   /** Seed; default 0. */
   seed?: number;
-  /** Bundle folder; default `data/cache/synthetic-<preset>-<seed>-<hash8>` under the repo root. */
+  /** Bundle folder; default `cache/synthetic-<preset>-<seed>-<hash8>` under `CACHE_DIR` (`data/`). */
   dir?: string;
   /** Overrides of any knob of the preset (they change the cache key). */
   overrides?: Partial<SyntheticConfig>;
@@ -688,9 +688,7 @@ export async function ensureSyntheticBundle(
   const seed = opts.seed ?? 0;
   const cfg = syntheticConfig(preset, seed, opts.overrides ?? {});
   const hash = await configHash(cfg);
-  const dir = opts.dir ?? fileURLToPath(
-    new URL(`../data/cache/synthetic-${preset}-${seed}-${hash.slice(0, 8)}`, import.meta.url),
-  );
+  const dir = opts.dir ?? `${CACHE_DIR}/cache/synthetic-${preset}-${seed}-${hash.slice(0, 8)}`;
   if ((await _manifestHash(dir)) === hash) return { dir, cached: true, hash, seconds: 0 };
   const log = opts.log ??
     (preset === "default" ? (line: string) => console.error(line) : () => {});

@@ -1,11 +1,12 @@
 /**
  * `deno task repro [--preset default|small] [--seed N] [--data DIR] [--train-preset NAME]
- * [--set key=value…] [--no-notebooks]`
+ * [--set key=value…] [--no-notebooks] [--notebooks-out DIR]`
  *
  * Reproduces every figure: the data bundle, ChatIR and DAR on the four benchmarks, the trained
  * head, ADaFuSE on the four benchmarks, the gate samples, then every notebook (which find all
  * of it cached and draw the figures into `figures/`). Each step is cached, so a stopped run
- * continues where it stopped.
+ * continues where it stopped. `--notebooks-out DIR` writes the executed notebooks there instead
+ * of in place.
  *
  * @module
  */
@@ -23,12 +24,14 @@ import { parseArgs } from "./_args.ts";
 import { runNotebooks } from "./notebooks.ts";
 
 const _USAGE = "usage: deno task repro [--preset default|small] [--seed N] [--data DIR] " +
-  "[--train-preset NAME] [--set key=value ...] [--no-notebooks]";
+  "[--train-preset NAME] [--set key=value ...] [--no-notebooks] [--notebooks-out DIR]";
 
 /** Parses the command line into a reproduction config. */
-export function parseReproArgs(argv: string[]): { config: ReproConfig; notebooks: boolean } {
+export function parseReproArgs(
+  argv: string[],
+): { config: ReproConfig; notebooks: boolean; notebooksOut?: string } {
   const a = parseArgs(argv, {
-    options: ["preset", "seed", "data", "train-preset"],
+    options: ["preset", "seed", "data", "train-preset", "notebooks-out"],
     repeated: ["set"],
     flags: ["no-notebooks"],
     usage: _USAGE,
@@ -45,6 +48,7 @@ export function parseReproArgs(argv: string[]): { config: ReproConfig; notebooks
       trainSet: a.repeated.set,
     },
     notebooks: !a.flags["no-notebooks"],
+    notebooksOut: a.options["notebooks-out"],
   };
 }
 
@@ -52,6 +56,7 @@ export function parseReproArgs(argv: string[]): { config: ReproConfig; notebooks
 export async function runRepro(
   config: ReproConfig,
   notebooks = true,
+  notebooksOut?: string,
 ): Promise<Record<string, number>> {
   const times: Record<string, number> = {};
   const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
@@ -89,8 +94,12 @@ export async function runRepro(
       config.trainSet.length === 0;
     // 00 and 02 take no data config; the figure notebooks take the config as parameters
     await step("notebooks", async () => {
-      await runNotebooks({ names: ["00", "02"] });
-      await runNotebooks({ names: ["01", "03", "04"], params: isDefault ? [] : params });
+      await runNotebooks({ names: ["00", "02"], outDir: notebooksOut });
+      await runNotebooks({
+        names: ["01", "03", "04"],
+        params: isDefault ? [] : params,
+        outDir: notebooksOut,
+      });
     });
   }
   return times;
@@ -98,8 +107,8 @@ export async function runRepro(
 
 if (import.meta.main) {
   try {
-    const { config, notebooks } = parseReproArgs(Deno.args);
-    const times = await runRepro(config, notebooks);
+    const { config, notebooks, notebooksOut } = parseReproArgs(Deno.args);
+    const times = await runRepro(config, notebooks, notebooksOut);
     const total = Object.values(times).reduce((s, v) => s + v, 0);
     console.error(`repro: all done in ${(total / 60).toFixed(1)} min; figures are in figures/`);
   } catch (e) {

@@ -1,0 +1,82 @@
+import { assert } from "../_testing.ts";
+import { ROOT } from "../paths.ts";
+import { parseReproArgs } from "./repro.ts";
+
+const hasJupyter = (() => {
+  try {
+    return new Deno.Command("/usr/bin/python3", { args: ["-c", "import jupyter_client"] })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test("parseReproArgs reads the config and refuses unknown options", () => {
+  const a = parseReproArgs(["--preset", "small", "--seed", "3", "--set", "lr=1e-4"]);
+  assert.deepEqual(a.config, {
+    seed: 3,
+    preset: "small",
+    data: undefined,
+    trainPreset: "repro",
+    trainSet: ["lr=1e-4"],
+  });
+  assert.equal(a.notebooks, true);
+  assert.throws(() => parseReproArgs(["--seeds", "3"]), /unknown/);
+  assert.throws(() => parseReproArgs(["--seed", "x"]), /integer/);
+});
+
+Deno.test({
+  name: "repro on the small preset runs every step and every notebook, figures and tables included",
+  ignore: !hasJupyter,
+  fn: async () => {
+    const tmp = await Deno.makeTempDir({ prefix: "repro_e2e_" });
+    const before = new Map<string, string>();
+    for (const e of Deno.readDirSync(`${ROOT}/notebooks`)) {
+      before.set(e.name, await Deno.readTextFile(`${ROOT}/notebooks/${e.name}`));
+    }
+    try {
+      const res = await new Deno.Command(`${ROOT}/node_modules/.bin/deno`, {
+        args: [
+          "run",
+          "-A",
+          `${ROOT}/lib/cli/repro.ts`,
+          "--preset",
+          "small",
+          "--set",
+          "epochs=2",
+          "--notebooks-out",
+          `${tmp}/notebooks`,
+        ],
+        cwd: ROOT,
+        env: {
+          ADAFUSE_CACHE_DIR: `${tmp}/cache`,
+          ADAFUSE_FIGURES_DIR: `${tmp}/figures`,
+          NO_COLOR: "1",
+        },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const log = new TextDecoder().decode(res.stderr);
+      assert.equal(res.code, 0, log.slice(-3000));
+      const figs = [...Deno.readDirSync(`${tmp}/figures`)].map((e) => e.name).sort();
+      for (const f of ["01_degradation", "02_architecture", "03_hits_at_10", "04_gate_vs_cosine"]) {
+        for (const ext of ["svg", "png", "html"]) {
+          assert.ok(figs.includes(`${f}.${ext}`), `${f}.${ext}`);
+        }
+      }
+      for (const nb of ["01_degradation", "03_hits_at_10", "04_gate_vs_cosine"]) {
+        const cells = JSON.parse(await Deno.readTextFile(`${tmp}/notebooks/${nb}.ipynb`)).cells;
+        const code = cells.filter((c: { cell_type: string }) => c.cell_type === "code");
+        const last = JSON.stringify(code.at(-2).outputs);
+        assert.match(last, /quantity.*paper.*ours.*holds/s, `${nb}: paper-vs-ours table`);
+        assert.ok(!JSON.stringify(cells).includes('"output_type": "error"'), `${nb}: an error`);
+      }
+      // the notebooks in notebooks/ were not touched
+      for (const [name, text] of before) {
+        assert.equal(await Deno.readTextFile(`${ROOT}/notebooks/${name}`), text, name);
+      }
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
