@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { halfToFloat } from "./npy.ts";
 
 /** One tensor as {@linkcode readSafetensors} returns it: floats as fp32, integers as int32. */
 export interface SafetensorsEntry {
@@ -43,16 +44,6 @@ function _numel(shape: number[]): number {
   let n = 1;
   for (const s of shape) n *= s;
   return n;
-}
-
-/** fp16 bits → number (subnormals, infinities and NaN included). */
-function _half(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
 interface _Header {
@@ -179,7 +170,7 @@ function _decode(
     }
     case "F16": {
       const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = _half(dv.getUint16(2 * i, true));
+      for (let i = 0; i < n; i++) out[i] = halfToFloat(dv.getUint16(2 * i, true));
       return out;
     }
     case "BF16": {
