@@ -16,6 +16,8 @@ export interface ArgSpec {
   repeated?: string[];
   /** Options that must be given. */
   required?: string[];
+  /** Whether bare arguments (not starting with `--`) are allowed; they go to `rest`. */
+  positional?: boolean;
   /** The usage line shown with errors. */
   usage: string;
 }
@@ -30,6 +32,8 @@ export interface ParsedArgs {
   repeated: Record<string, string[]>;
   /** True when `--help` or `-h` was given (required options are not checked then). */
   help: boolean;
+  /** The bare arguments, in order (only with `spec.positional`). */
+  rest: string[];
 }
 
 /**
@@ -47,11 +51,16 @@ export function parseArgs(argv: string[], spec: ArgSpec): ParsedArgs {
     flags: Object.fromEntries([...flags].map((f) => [f, false])),
     repeated: Object.fromEntries([...repeated].map((r) => [r, [] as string[]])),
     help: false,
+    rest: [],
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "-h" || arg === "--help") {
       out.help = true;
+      continue;
+    }
+    if (spec.positional && !arg.startsWith("-")) {
+      out.rest.push(arg);
       continue;
     }
     if (!arg.startsWith("--") || arg === "--") {

@@ -9,6 +9,7 @@
  * @module
  */
 import { NOTEBOOKS_DIR, ROOT } from "../paths.ts";
+import { parseArgs } from "./_args.ts";
 
 /** Options of {@linkcode runNotebooks}. */
 export interface NotebookRunOptions {
@@ -99,27 +100,28 @@ export async function runNotebooks(opts: NotebookRunOptions = {}): Promise<strin
   return done;
 }
 
-function _parse(argv: string[]): NotebookRunOptions {
-  const o: NotebookRunOptions = { names: [], params: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === "--out") o.outDir = val();
-    else if (a === "--param" || a === "-p") o.params!.push(val());
-    else if (a === "--timeout") o.timeout = Number(val());
-    else if (a.startsWith("-")) {
-      throw new Error(`unknown option ${a}; use [names…] --out DIR --param NAME=VALUE --timeout S`);
-    } else o.names!.push(a);
+const _USAGE = "usage: deno task notebooks [names…] [--out DIR] [--param NAME=VALUE …] " +
+  "[--timeout SECONDS]";
+
+/** Parses the command line of `deno task notebooks`; errors name the bad argument. */
+export function parseNotebookArgs(argv: string[]): NotebookRunOptions {
+  const a = parseArgs(argv, {
+    options: ["out", "timeout"],
+    repeated: ["param"],
+    positional: true,
+    usage: _USAGE,
+  });
+  if (a.help) throw new Error(_USAGE);
+  const timeout = a.options.timeout === undefined ? undefined : Number(a.options.timeout);
+  if (timeout !== undefined && !(timeout > 0)) {
+    throw new Error(`--timeout '${a.options.timeout}' must be a number of seconds; ${_USAGE}`);
   }
-  return o;
+  return { names: a.rest, outDir: a.options.out, params: a.repeated.param, timeout };
 }
 
 if (import.meta.main) {
   try {
-    await runNotebooks(_parse(Deno.args));
+    await runNotebooks(parseNotebookArgs(Deno.args));
   } catch (e) {
     console.error(e instanceof Error ? e.message : e);
     Deno.exit(1);

@@ -1,6 +1,6 @@
 import { assert } from "../_testing.ts";
 import { ROOT } from "../paths.ts";
-import { notebookEnv, resolveNotebooks } from "./notebooks.ts";
+import { notebookEnv, parseNotebookArgs, resolveNotebooks } from "./notebooks.ts";
 
 const PY = "/usr/bin/python3";
 const RUNNER = `${ROOT}/lib/_run_notebook.py`;
@@ -123,4 +123,13 @@ Deno.test("notebook names resolve by number, stem or path, and unknown names are
   const first = all[0].replace(/^.*\//, "");
   assert.equal(resolveNotebooks([first.slice(0, 2)])[0], all[0]);
   assert.throws(() => resolveNotebooks(["99_nope"]), /not found/);
+});
+
+Deno.test("the notebooks command line takes names, --out, repeated --param and --timeout", () => {
+  assert.deepEqual(
+    parseNotebookArgs(["01", "03", "--param", "config.seed=2", "--param=x=1", "--out", "o"]),
+    { names: ["01", "03"], outDir: "o", params: ["config.seed=2", "x=1"], timeout: undefined },
+  );
+  assert.throws(() => parseNotebookArgs(["--bogus"]), /unknown option --bogus/);
+  assert.throws(() => parseNotebookArgs(["--timeout", "soon"]), /seconds/);
 });
