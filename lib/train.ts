@@ -15,7 +15,15 @@
  * Everything random is a function of the seed and the position in the run (epoch, micro-batch):
  * the rounds and the shuffle of epoch `e` come from `Rng(mix(seed, e))`, the dropout masks of
  * micro-batch `i` from `mix(seed, i)`. So a run stopped after any epoch and resumed ends with
- * exactly the weights of an uninterrupted run, on the same backend.
+ * exactly the weights of an uninterrupted run, on the same backend (and, for the `parallel`
+ * engine, the same worker count; another worker count differs by float rounding only).
+ *
+ * The gradients come from one of two engines (`config.engine`): `autodiff` (tfjs autodiff of
+ * {@linkcode FusionHead.apply} on the main thread, AdamW of lib/adamw.ts) or `parallel`
+ * (lib/data_parallel.ts: workers with wasm replicas, a hand-written backward pass, the same
+ * clipping and AdamW on shared weights). `parallel` needs the wasm backend; on another backend
+ * the run uses `autodiff` and logs it. Both write the same files: the weights go through
+ * {@linkcode FusionHead} for validation and checkpoints, the optimizer file has one format.
  *
  * @module
  */
@@ -30,10 +38,12 @@ import { saveCheckpoint } from "./checkpoint.ts";
 import { Rng } from "./rng.ts";
 import { encodeSafetensors, readSafetensors, readSafetensorsMetadata } from "./safetensors.ts";
 import { cosineWithWarmup, scheduleSteps } from "./schedule.ts";
+import { DataParallelTrainer, dataParallelWorkers } from "./data_parallel.ts";
 import {
   modelConfigOf,
   type TrainConfig,
   trainConfigHash,
+  type TrainEngine,
   validateTrainConfig,
 } from "./train_config.ts";
 
@@ -151,6 +161,13 @@ export interface TrainResult {
   cached: boolean;
   /** The config's hash. */
   configHash: string;
+  /**
+   * The engine that trained in this call (`autodiff` where `parallel` was asked for on a
+   * backend other than wasm); null when nothing was trained (`cached`).
+   */
+  engine: TrainEngine | null;
+  /** Worker threads of the `parallel` engine in this call (0: main thread or `autodiff`). */
+  workers: number;
 }
 
 interface _State {
@@ -163,6 +180,8 @@ interface _State {
   bestEpoch: number;
   history: EvalRecord[];
   finished: boolean;
+  /** The engine of the last session (absent in runs written before engines existed). */
+  engine?: TrainEngine;
 }
 
 /** A 32-bit mix of two integers (splitmix-style), for per-epoch and per-step seeds. */
@@ -414,6 +433,8 @@ export async function train(
     finished: s.finished,
     cached,
     configHash: hash,
+    engine: null,
+    workers: 0,
   });
   if (prev) {
     if (prev.configHash !== hash || prev.dataSignature !== sig) {
@@ -442,15 +463,8 @@ export async function train(
   }
 
   const model = FusionHead.create(mcfg, c.seed);
-  const vars = model.variables;
   let index: CorpusIndex | null = null;
-  const acc = new GradAccumulator();
-  const opt = new AdamW(vars, {
-    beta1: c.beta1,
-    beta2: c.beta2,
-    eps: c.eps,
-    weightDecay: c.weightDecay,
-  });
+  let engine: _Engine | null = null;
   const state: _State = prev ?? {
     version: 1,
     configHash: hash,
@@ -473,29 +487,39 @@ export async function train(
             "saving: delete the directory and start over",
         );
       }
-      opt.importState(o.state);
+      engine = await _createEngine(model, c, log);
+      engine.importOptimizer(o.state);
+      const before = prev.engine ?? "autodiff";
+      if (before !== engine.name) {
+        log(
+          `train: warning: ${dir} was trained so far with the ${before} engine and continues with ` +
+            `the ${engine.name} engine (other dropout masks): the run will not equal an ` +
+            "uninterrupted one",
+        );
+      }
       // Drop log lines of a partly done epoch, so the log reads as an uninterrupted run's.
       const old = await Deno.readTextFile(paths.log).catch(() => "");
       const keep = old.split("\n").filter((l) => l && JSON.parse(l).epoch < prev.epochsDone);
       await writeFileAtomic(paths.log, keep.map((l) => l + "\n").join(""));
       log(`train: resuming ${dir} after epoch ${prev.epochsDone}/${c.epochs} (step ${prev.step})`);
     } else {
+      engine = await _createEngine(model, c, log);
       await writeFileAtomic(
         paths.config,
         JSON.stringify({ configHash: hash, dataSignature: sig, config: c }, null, 2) + "\n",
       );
       await writeFileAtomic(paths.log, "");
     }
+    state.engine = engine.name;
     const logFile = await Deno.open(paths.log, { append: true, create: true });
     try {
-      await _loop();
+      await _loop(engine);
     } finally {
       logFile.close();
-      acc.dispose();
     }
 
     // deno-lint-ignore no-inner-declarations
-    async function _loop() {
+    async function _loop(eng: _Engine) {
       const enc = new TextEncoder();
       const writeLog = (o: unknown) => logFile.writeSync(enc.encode(JSON.stringify(o) + "\n"));
       const tBuf = new Float32Array(B * d),
@@ -517,7 +541,6 @@ export async function train(
         for (let b0 = 0; b0 < nBatches; b0 += c.accumulate) {
           const t0 = performance.now();
           const nMicro = Math.min(c.accumulate, nBatches - b0);
-          let stats: tf.Tensor | null = null;
           for (let mb = b0; mb < b0 + nMicro; mb++) {
             for (let j = 0; j < B; j++) {
               const i = perm[mb * B + j], off = (i * R + rounds[i]) * d;
@@ -527,39 +550,10 @@ export async function train(
               yBuf.set(data.corpus.subarray(tg * d, tg * d + d), j * d);
             }
             const dropSeed = _mix(c.seed ^ 0x5bd1e995, epoch * nBatches + mb);
-            const tt = tf.tensor2d(tBuf, [B, d]), gg = tf.tensor2d(gBuf, [B, d]);
-            const yy = tf.tensor2d(yBuf, [B, d]);
-            const hold: { st?: tf.Tensor } = {};
-            const { grads, value } = tf.variableGrads(() => {
-              const out = model.apply(tt, gg, { training: true, seed: dropSeed });
-              const loss = infoNceLoss(out.q, yy, model.scale());
-              hold.st = tf.keep(tf.concat([
-                tf.reshape(loss, [1]),
-                tf.reshape(tf.sum(out.w), [1]),
-                tf.reshape(tf.sum(tf.square(out.w)), [1]),
-                tf.sum(out.p, 0),
-              ]));
-              return loss;
-            }, vars);
-            value.dispose();
-            tf.dispose([tt, gg, yy]);
-            acc.add(vars.map((v) => grads[v.name]));
-            const st = hold.st!;
-            if (stats === null) stats = st;
-            else {
-              const s2: tf.Tensor = tf.add(stats, st);
-              tf.dispose([stats, st]);
-              stats = s2;
-            }
+            await eng.micro(tBuf, gBuf, yBuf, B, dropSeed);
           }
-          const avg = acc.mean();
-          const { grads: clipped, norm } = await clipByGlobalNorm(avg, c.clipNorm);
-          tf.dispose(avg);
           const lr = cosineWithWarmup(state.step, c.lr, totalSteps, warmupSteps);
-          opt.step(clipped, lr);
-          tf.dispose(clipped);
-          const sv = (await stats!.data()) as Float32Array;
-          stats!.dispose();
+          const { norm, stats: sv } = await eng.update(lr);
           state.step++;
           const ns = nMicro * B;
           const loss = sv[0] / nMicro, gateMean = sv[1] / ns;
@@ -613,6 +607,7 @@ export async function train(
           }
         }
         const trainLoss = epochLoss / epochBatches;
+        await eng.sync();
         if ((epoch + 1) % c.evalEvery === 0 || epoch === c.epochs - 1) {
           index ??= prepareCorpus(data.corpus, d);
           const ev = await validationHits(model, index, valSplit, R, c.valK, c.maxValDialogues);
@@ -649,16 +644,210 @@ export async function train(
           epochsDone: String(state.epochsDone),
           configHash: hash,
         });
-        await _saveOptimizer(await opt.exportState(), paths.optim, state.epochsDone);
+        await _saveOptimizer(await eng.exportOptimizer(), paths.optim, state.epochsDone);
         await writeFileAtomic(paths.state, JSON.stringify(state, null, 1) + "\n");
       }
     }
   } finally {
-    opt.dispose();
+    (engine as _Engine | null)?.dispose();
     model.dispose();
     (index as CorpusIndex | null)?.dispose();
   }
-  return result(state, false);
+  return {
+    ...result(state, false),
+    engine: (engine as _Engine | null)?.name ?? null,
+    workers: (engine as _Engine | null)?.workers ?? 0,
+  };
+}
+
+/**
+ * A source of optimizer updates for the loop: micro-batches in, averaged, clipped AdamW
+ * updates out. Statistics of an update: `[Σ loss over its micro-batches, Σ w, Σ w², Σ p per
+ * expert…]`.
+ */
+interface _Engine {
+  readonly name: TrainEngine;
+  readonly workers: number;
+  /** Forward and backward pass of one micro-batch (the arrays may be reused after it). */
+  micro(t: Float32Array, g: Float32Array, y: Float32Array, rows: number, seed: number): Promise<
+    void
+  >;
+  /** One update over the micro-batches since the last: norm before clipping, statistics. */
+  update(lr: number): Promise<{ norm: number; stats: Float32Array }>;
+  /** Makes the main-thread model hold the current weights (for validation and checkpoints). */
+  sync(): Promise<void>;
+  exportOptimizer(): Promise<AdamWState>;
+  importOptimizer(s: AdamWState): void;
+  dispose(): void;
+}
+
+async function _createEngine(
+  model: FusionHead,
+  c: TrainConfig,
+  log: (s: string) => void,
+): Promise<_Engine> {
+  if (c.engine === "parallel") {
+    const backend = tf.getBackend();
+    if (backend === "wasm") {
+      const e = await _ParallelEngine.create(model, c, dataParallelWorkers(c.workers));
+      log(
+        `train: engine parallel, ${
+          e.workers === 0 ? "on the main thread" : `${e.workers} worker(s)`
+        } (workers=${c.workers})`,
+      );
+      return e;
+    }
+    log(
+      `train: engine 'parallel' runs on the wasm backend only and the backend is '${backend}': ` +
+        "training with the autodiff engine instead (its dropout masks differ, so do the numbers; " +
+        "set engine=autodiff to say so)",
+    );
+  } else log("train: engine autodiff");
+  return new _AutodiffEngine(model, c);
+}
+
+/** tfjs autodiff of {@linkcode FusionHead.apply} on the main thread, AdamW of lib/adamw.ts. */
+class _AutodiffEngine implements _Engine {
+  readonly name = "autodiff" as const;
+  readonly workers = 0;
+  #model: FusionHead;
+  #vars: tf.Variable[];
+  #opt: AdamW;
+  #acc = new GradAccumulator();
+  #stats: tf.Tensor | null = null;
+  #clip: number;
+
+  constructor(model: FusionHead, c: TrainConfig) {
+    this.#model = model;
+    this.#vars = model.variables;
+    this.#clip = c.clipNorm;
+    this.#opt = new AdamW(this.#vars, {
+      beta1: c.beta1,
+      beta2: c.beta2,
+      eps: c.eps,
+      weightDecay: c.weightDecay,
+    });
+  }
+
+  micro(t: Float32Array, g: Float32Array, y: Float32Array, rows: number, seed: number) {
+    const model = this.#model, d = model.config.dim;
+    const tt = tf.tensor2d(t, [rows, d]), gg = tf.tensor2d(g, [rows, d]);
+    const yy = tf.tensor2d(y, [rows, d]);
+    const hold: { st?: tf.Tensor } = {};
+    const { grads, value } = tf.variableGrads(() => {
+      const out = model.apply(tt, gg, { training: true, seed });
+      const loss = infoNceLoss(out.q, yy, model.scale());
+      hold.st = tf.keep(tf.concat([
+        tf.reshape(loss, [1]),
+        tf.reshape(tf.sum(out.w), [1]),
+        tf.reshape(tf.sum(tf.square(out.w)), [1]),
+        tf.sum(out.p, 0),
+      ]));
+      return loss;
+    }, this.#vars);
+    value.dispose();
+    tf.dispose([tt, gg, yy]);
+    this.#acc.add(this.#vars.map((v) => grads[v.name]));
+    const st = hold.st!;
+    if (this.#stats === null) this.#stats = st;
+    else {
+      const s2: tf.Tensor = tf.add(this.#stats, st);
+      tf.dispose([this.#stats, st]);
+      this.#stats = s2;
+    }
+    return Promise.resolve();
+  }
+
+  async update(lr: number) {
+    const avg = this.#acc.mean();
+    const { grads: clipped, norm } = await clipByGlobalNorm(avg, this.#clip);
+    tf.dispose(avg);
+    this.#opt.step(clipped, lr);
+    tf.dispose(clipped);
+    const stats = this.#stats!;
+    this.#stats = null;
+    const sv = (await stats.data()) as Float32Array;
+    stats.dispose();
+    return { norm, stats: sv };
+  }
+
+  sync() {
+    return Promise.resolve();
+  }
+
+  exportOptimizer() {
+    return this.#opt.exportState();
+  }
+
+  importOptimizer(s: AdamWState) {
+    this.#opt.importState(s);
+  }
+
+  dispose() {
+    this.#acc.dispose();
+    this.#stats?.dispose();
+    this.#stats = null;
+    this.#opt.dispose();
+  }
+}
+
+/** lib/data_parallel.ts: workers with wasm replicas, hand-written backward, shared AdamW. */
+class _ParallelEngine implements _Engine {
+  readonly name = "parallel" as const;
+  readonly workers: number;
+  #dp: DataParallelTrainer;
+  #model: FusionHead;
+  #stats: Float64Array;
+
+  private constructor(dp: DataParallelTrainer, model: FusionHead) {
+    this.#dp = dp;
+    this.#model = model;
+    this.workers = dp.workers;
+    this.#stats = new Float64Array(3 + model.config.experts);
+  }
+
+  static async create(model: FusionHead, c: TrainConfig, workers: number) {
+    const dp = await DataParallelTrainer.create({
+      workers,
+      model: model.config,
+      stateDict: await model.toStateDict(),
+      adamw: { beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay },
+      clipNorm: c.clipNorm,
+    });
+    return new _ParallelEngine(dp, model);
+  }
+
+  async micro(t: Float32Array, g: Float32Array, y: Float32Array, rows: number, seed: number) {
+    const r = await this.#dp.microBatch({ t, g, y, rows, seed });
+    const s = this.#stats;
+    s[0] += r.loss;
+    s[1] += r.wSum;
+    s[2] += r.w2Sum;
+    for (let j = 0; j < r.pSum.length && 3 + j < s.length; j++) s[3 + j] += r.pSum[j];
+  }
+
+  async update(lr: number) {
+    const u = await this.#dp.update(lr);
+    const stats = Float32Array.from(this.#stats);
+    this.#stats.fill(0);
+    return { norm: u.gradNorm, stats };
+  }
+
+  async sync() {
+    this.#model.loadStateDict(await this.#dp.stateDict());
+  }
+
+  exportOptimizer() {
+    return Promise.resolve(this.#dp.exportOptimizer());
+  }
+
+  importOptimizer(s: AdamWState) {
+    this.#dp.importOptimizer(s);
+  }
+
+  dispose() {
+    this.#dp.dispose();
+  }
 }
 
 function _fmtSec(s: number): string {

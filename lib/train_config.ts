@@ -68,9 +68,35 @@ export interface TrainConfig {
   maxValDialogues: number | null;
   /** Write one `log.jsonl` line every this many updates. */
   logEvery: number;
+  /**
+   * How gradients are computed (`parallel`):
+   * - `autodiff`: `tf.variableGrads` through {@linkcode FusionHead.apply} on the main thread,
+   *   any backend, dropout masks from `tf.dropout`;
+   * - `parallel`: lib/data_parallel.ts's hand-written backward pass, the batch split over
+   *   `workers` Deno workers (each with its own wasm replica), gradients all-reduced in shared
+   *   memory, the exact full-batch InfoNCE; dropout masks are a hash of (seed, site, row,
+   *   column). The same recipe, but other dropout masks, so other numbers than `autodiff`.
+   *   It runs on the wasm backend only: on any other backend training falls back to
+   *   `autodiff` and says so in its log.
+   */
+  engine: TrainEngine;
+  /**
+   * Worker threads of the `parallel` engine (`auto`): a count in [0, 64], 0 meaning the
+   * hand-written step on the main thread, or `auto` = `navigator.hardwareConcurrency` capped
+   * at 4 (the `ADAFUSE_TRAIN_WORKERS` environment variable overrides `auto`). The parallel
+   * engine's numbers do not depend on it (up to float rounding, < 1e-6), so it is not part of
+   * the config hash. Ignored by `autodiff`.
+   */
+  workers: number | "auto";
   /** Sizes of the fusion head (SPEC §2). */
   model: TrainModelConfig;
 }
+
+/** The training engines; see {@linkcode TrainConfig.engine}. */
+export type TrainEngine = "autodiff" | "parallel";
+
+/** The engines {@linkcode TrainConfig.engine} accepts. */
+export const TRAIN_ENGINES: readonly TrainEngine[] = Object.freeze(["autodiff", "parallel"]);
 
 const _MODEL: TrainModelConfig = (() => {
   const { learnableScale: _l, logitScaleInit: _s, ...rest } = DEFAULT_FUSION_CONFIG;
@@ -101,6 +127,8 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   maxTrainDialogues: null,
   maxValDialogues: null,
   logEvery: 1,
+  engine: "parallel" as TrainEngine,
+  workers: "auto" as number | "auto",
   model: Object.freeze({ ..._MODEL }) as TrainModelConfig,
 });
 
@@ -190,6 +218,14 @@ export function validateTrainConfig(c: TrainConfig): void {
   if (c.valSplit === c.trainSplit) {
     _fail(`valSplit and trainSplit are both '${c.valSplit}'; select on held-out data`);
   }
+  if (!TRAIN_ENGINES.includes(c.engine)) {
+    _fail(`engine '${c.engine}' is unknown; use one of ${TRAIN_ENGINES.join(", ")}`);
+  }
+  if (
+    c.workers !== "auto" && (!Number.isSafeInteger(c.workers) || c.workers < 0 || c.workers > 64)
+  ) {
+    _fail(`workers must be 'auto' or an integer in [0, 64] (0: main thread), got ${c.workers}`);
+  }
   modelConfigOf(c); // checks the sizes
 }
 
@@ -268,7 +304,8 @@ export function applyTrainOverrides(base: Readonly<TrainConfig>, sets: string[])
       } else {
         const nullable = k === "maxTrainDialogues" || k === "maxValDialogues";
         if (
-          !(nullable && (value === null || typeof value === "number")) && ref !== null &&
+          !(nullable && (value === null || typeof value === "number")) &&
+          !(k === "workers" && path.length === 1 && typeof value === "number") && ref !== null &&
           typeof ref !== typeof value
         ) {
           _fail(
@@ -315,9 +352,15 @@ export async function loadTrainConfig(path: string): Promise<TrainConfig> {
   }
 }
 
-/** SHA-256 (hex) of the config's stable JSON: two runs with equal hashes train the same way. */
+/**
+ * SHA-256 (hex) of the config's stable JSON: two runs with equal hashes train the same way.
+ * `workers` is left out (the parallel engine's numbers do not depend on it), and so is
+ * `engine` when it is `autodiff`, so that a config hashes as it did before the field existed.
+ */
 export async function trainConfigHash(c: TrainConfig): Promise<string> {
-  const bytes = new TextEncoder().encode(stableJson(c));
+  const { workers: _w, engine, ...rest } = c;
+  const keyed = (engine ?? "autodiff") === "autodiff" ? rest : { ...rest, engine };
+  const bytes = new TextEncoder().encode(stableJson(keyed));
   const h = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return Array.from(h, (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -92,3 +92,25 @@ Deno.test("config files merge over a preset; unknown keys name the key; hash is 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("engine and workers: defaults, overrides, errors, and what the hash keeps", async () => {
+  assert.equal(defaultTrainConfig.engine, "parallel");
+  assert.equal(defaultTrainConfig.workers, "auto");
+  assert.equal(reproTrainConfig.engine, "parallel");
+  const c = applyTrainOverrides(defaultTrainConfig, ["engine=autodiff", "workers=3"]);
+  assert.deepEqual([c.engine, c.workers], ["autodiff", 3]);
+  assert.equal(applyTrainOverrides(c, ["workers=auto"]).workers, "auto");
+  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["engine=fast"]), /engine 'fast'/);
+  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["workers=-1"]), /workers must/);
+  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["workers=2.5"]), /workers must/);
+  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["workers=many"]), /workers must/);
+  const base = structuredClone(defaultTrainConfig);
+  const h = await trainConfigHash(base);
+  assert.equal(await trainConfigHash({ ...base, workers: 0 }), h, "workers is not hashed");
+  const auto = await trainConfigHash({ ...base, engine: "autodiff" });
+  assert.notEqual(auto, h, "the engine is hashed");
+  assert.equal(await trainConfigHash({ ...base, engine: "autodiff", workers: 2 }), auto);
+  // an autodiff config hashes as before the fields existed (runs on disk keep their identity)
+  const { engine: _e, workers: _w, ...old } = base;
+  assert.equal(auto, await trainConfigHash(old as typeof base));
+});

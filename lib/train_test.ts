@@ -20,6 +20,7 @@ function _tinyConfig(extra: string[] = []): TrainConfig {
     "warmupEpochs=1",
     "lr=0.01",
     "valK=5",
+    "engine=autodiff",
     ...extra,
   ]);
 }

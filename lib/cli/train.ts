@@ -7,6 +7,10 @@
  * `--set` override. A run directory that already holds the finished run of the same config is
  * reported and left alone; an unfinished one continues with `--resume`.
  *
+ * The engine is a config field like any other: `--set engine=autodiff` for tfjs autodiff on
+ * the main thread, `--set workers=2` (or `0`, or `auto`) for the worker threads of the default
+ * `parallel` engine (wasm backend only; on another backend training falls back to autodiff).
+ *
  * @module
  */
 import { type BackendName, initBackend } from "../backend.ts";
