@@ -12,66 +12,36 @@
 import { initBackend } from "../backend.ts";
 import { benchDefaults, type BenchOptions, benchTable, runBench } from "../bench.ts";
 import { ROOT } from "../paths.ts";
+import { parseArgs } from "./_args.ts";
 
 const _USAGE = "usage: deno task bench [--quick] [--out FILE] [--threads N] [--runs N] " +
-  "[--no-torch] [--no-install] [--python PATH]";
+  "[--warmup N] [--no-torch] [--no-install] [--python PATH]";
 
 /** Parses the command line over {@linkcode benchDefaults}; errors name the flag. */
 export function parseBenchArgs(argv: string[]): BenchOptions {
-  const quick = argv.includes("--quick");
-  const o = benchDefaults(quick);
-  o.out = `${ROOT}/${o.out}`;
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i], v: string | undefined;
-    const eq = a.indexOf("=");
-    if (a.startsWith("--") && eq > 0) {
-      v = a.slice(eq + 1);
-      a = a.slice(0, eq);
+  const a = parseArgs(argv, {
+    options: ["out", "threads", "runs", "warmup", "python"],
+    flags: ["quick", "no-torch", "no-install"],
+    usage: _USAGE,
+  });
+  if (a.help) throw new Error(_USAGE);
+  const o = benchDefaults(a.flags.quick);
+  o.out = a.options.out ?? `${ROOT}/${o.out}`;
+  const int = (name: string, min: number, fallback: number) => {
+    const s = a.options[name];
+    if (s === undefined) return fallback;
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < min) {
+      throw new Error(`--${name} must be an integer ≥ ${min}, got ${s}`);
     }
-    const value = () => {
-      if (v !== undefined) return v;
-      const n = argv[++i];
-      if (n === undefined || n.startsWith("--")) throw new Error(`${a} needs a value; ${_USAGE}`);
-      return n;
-    };
-    const int = (min: number) => {
-      const s = value(), n = Number(s);
-      if (!Number.isInteger(n) || n < min) {
-        throw new Error(`${a} must be an integer ≥ ${min}, got ${s}`);
-      }
-      return n;
-    };
-    switch (a) {
-      case "--quick":
-        break;
-      case "--out":
-        o.out = value();
-        break;
-      case "--threads":
-        o.threads = int(1);
-        break;
-      case "--runs":
-        o.runs = int(1);
-        break;
-      case "--warmup":
-        o.warmup = int(0);
-        break;
-      case "--python":
-        o.python = value();
-        break;
-      case "--no-torch":
-        o.torch = false;
-        break;
-      case "--no-install":
-        o.install = false;
-        break;
-      case "--help":
-      case "-h":
-        throw new Error(_USAGE);
-      default:
-        throw new Error(`unknown option '${a}'; ${_USAGE}`);
-    }
-  }
+    return n;
+  };
+  o.threads = int("threads", 1, o.threads);
+  o.runs = int("runs", 1, o.runs);
+  o.warmup = int("warmup", 0, o.warmup);
+  if (a.options.python) o.python = a.options.python;
+  if (a.flags["no-torch"]) o.torch = false;
+  if (a.flags["no-install"]) o.install = false;
   return o;
 }
 

@@ -23,6 +23,7 @@ import {
   type TrainConfig,
   trainConfigHash,
 } from "../train_config.ts";
+import { parseArgs } from "./_args.ts";
 
 /** Parsed command line of {@linkcode runTrain}. */
 export interface TrainArgs {
@@ -48,51 +49,23 @@ const _USAGE =
 
 /** Parses the command line (`--flag value` or `--flag=value`); errors name the flag. */
 export function parseTrainArgs(argv: string[]): TrainArgs {
-  const out: Partial<TrainArgs> & { set: string[] } = { set: [], resume: false, preset: "default" };
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i], v: string | undefined;
-    const eq = a.indexOf("=");
-    if (a.startsWith("--") && eq > 0) {
-      v = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    const value = () => {
-      if (v !== undefined) return v;
-      const n = argv[++i];
-      if (n === undefined || n.startsWith("--")) throw new Error(`${a} needs a value; ${_USAGE}`);
-      return n;
-    };
-    switch (a) {
-      case "--data":
-        out.data = value();
-        break;
-      case "--out":
-        out.out = value();
-        break;
-      case "--preset":
-        out.preset = value();
-        break;
-      case "--config":
-        out.config = value();
-        break;
-      case "--set":
-        out.set.push(value());
-        break;
-      case "--resume":
-        out.resume = true;
-        break;
-      case "--backend":
-        out.backend = value() as BackendName;
-        break;
-      case "-h":
-      case "--help":
-        throw new Error(_USAGE);
-      default:
-        throw new Error(`unknown argument '${a}'; ${_USAGE}`);
-    }
-  }
-  if (!out.data || !out.out) throw new Error(`--data and --out are required; ${_USAGE}`);
-  return out as TrainArgs;
+  const a = parseArgs(argv, {
+    options: ["data", "out", "preset", "config", "backend"],
+    repeated: ["set"],
+    flags: ["resume"],
+    required: ["data", "out"],
+    usage: _USAGE,
+  });
+  if (a.help) throw new Error(_USAGE);
+  return {
+    data: a.options.data,
+    out: a.options.out,
+    preset: a.options.preset ?? "default",
+    config: a.options.config,
+    set: a.repeated.set,
+    resume: a.flags.resume,
+    backend: a.options.backend as BackendName | undefined,
+  };
 }
 
 /** The config a command line asks for: preset, then `--config` file, then `--set`. */

@@ -1,0 +1,14 @@
+import { assert } from "../_testing.ts";
+import { parseBenchArgs } from "./bench.ts";
+
+Deno.test("bench command line: defaults, quick, numbers checked, unknown options named", () => {
+  const full = parseBenchArgs([]);
+  const quick = parseBenchArgs(["--quick", "--runs", "2", "--no-torch", "--out=/tmp/b.json"]);
+  assert.equal(quick.runs, 2);
+  assert.equal(quick.torch, false);
+  assert.equal(quick.out, "/tmp/b.json");
+  assert.ok(full.runs >= quick.runs);
+  assert.match(full.out, /data\/cache\/bench\.json$/);
+  assert.throws(() => parseBenchArgs(["--runs", "0"]), /--runs must be an integer ≥ 1/);
+  assert.throws(() => parseBenchArgs(["--fast"]), /unknown option --fast/);
+});
