@@ -1,7 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert } from "./_testing.ts";
 import { initBackend } from "./backend.ts";
-import { tinyTrainData } from "./testdata/tiny_train_data.ts";
+import {
+  readTrainLog,
+  readWeights,
+  tinyTrainConfig,
+  tinyTrainData,
+} from "./testdata/tiny_train_data.ts";
 import { readSafetensors } from "./safetensors.ts";
 import { train, type TrainResult } from "./train.ts";
 import { applyTrainOverrides, defaultTrainConfig, type TrainConfig } from "./train_config.ts";
@@ -11,34 +16,14 @@ await initBackend("wasm");
 // Each worker start type-checks _dp_worker.ts under `deno test` (seconds each), so only the
 // tests about workers start them; the others run the same engine on the main thread.
 
-/** The tiny run of train_test.ts with the parallel engine (the default) on the main thread. */
+// The tiny run of train_test.ts with the parallel engine (the default) on the main thread.
 function _tinyConfig(extra: string[] = []): TrainConfig {
-  return applyTrainOverrides(defaultTrainConfig, [
-    "model.dim=16",
-    "model.proj=8",
-    "model.hidden=16",
-    "model.experts=2",
-    "batchSize=32",
-    "accumulate=2",
-    "epochs=4",
-    "warmupEpochs=1",
-    "lr=0.01",
-    "valK=5",
-    "workers=0",
-    ...extra,
-  ]);
+  return tinyTrainConfig(["workers=0", ...extra]);
 }
 
 const _quiet = () => {};
-
-async function _weights(path: string): Promise<Record<string, Float32Array>> {
-  const e = readSafetensors(await Deno.readFile(path), path);
-  return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, v.data as Float32Array]));
-}
-
-async function _log(dir: string) {
-  return (await Deno.readTextFile(`${dir}/log.jsonl`)).trim().split("\n").map((l) => JSON.parse(l));
-}
+const _weights = readWeights;
+const _log = readTrainLog;
 
 function _maxDiff(a: Record<string, Float32Array>, b: Record<string, Float32Array>): number {
   let m = 0;

@@ -1,7 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert } from "./_testing.ts";
 import { initBackend } from "./backend.ts";
-import { tinyTrainData } from "./testdata/tiny_train_data.ts";
+import {
+  readTrainLog,
+  readWeights,
+  tinyTrainConfig,
+  tinyTrainData,
+} from "./testdata/tiny_train_data.ts";
 import { readSafetensors } from "./safetensors.ts";
 import { GradAccumulator, train, type TrainProgress } from "./train.ts";
 import { applyTrainOverrides, defaultTrainConfig, type TrainConfig } from "./train_config.ts";
@@ -9,32 +14,12 @@ import { applyTrainOverrides, defaultTrainConfig, type TrainConfig } from "./tra
 await initBackend("wasm");
 
 function _tinyConfig(extra: string[] = []): TrainConfig {
-  return applyTrainOverrides(defaultTrainConfig, [
-    "model.dim=16",
-    "model.proj=8",
-    "model.hidden=16",
-    "model.experts=2",
-    "batchSize=32",
-    "accumulate=2",
-    "epochs=4",
-    "warmupEpochs=1",
-    "lr=0.01",
-    "valK=5",
-    "engine=autodiff",
-    ...extra,
-  ]);
+  return tinyTrainConfig(["engine=autodiff", ...extra]);
 }
 
 const _quiet = () => {};
-
-async function _weights(path: string): Promise<Record<string, Float32Array>> {
-  const e = readSafetensors(await Deno.readFile(path), path);
-  return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, v.data as Float32Array]));
-}
-
-async function _log(dir: string) {
-  return (await Deno.readTextFile(`${dir}/log.jsonl`)).trim().split("\n").map((l) => JSON.parse(l));
-}
+const _weights = readWeights;
+const _log = readTrainLog;
 
 Deno.test("train: resume after 2 epochs ends with the weights of a straight 4-epoch run", async () => {
   const data = tinyTrainData(1);

@@ -6,7 +6,9 @@
  * @module
  */
 import { Rng } from "../rng.ts";
+import { readSafetensors } from "../safetensors.ts";
 import type { TrainData } from "../train.ts";
+import { applyTrainOverrides, defaultTrainConfig, type TrainConfig } from "../train_config.ts";
 
 function _unit(v: Float32Array, off: number, d: number) {
   let n = 0;
@@ -42,4 +44,35 @@ export function tinyTrainData(seed: number, d = 16, rounds = 3, corpusSize = 300
     return { count, text, gen, target };
   };
   return { dim: d, rounds, corpusSize, corpus, splits: { train: split(192), val: split(64) } };
+}
+
+/** The `key=value` overrides that shrink the head and the recipe to {@linkcode tinyTrainData}. */
+export const TINY_TRAIN_SETS: readonly string[] = [
+  "model.dim=16",
+  "model.proj=8",
+  "model.hidden=16",
+  "model.experts=2",
+  "batchSize=32",
+  "accumulate=2",
+  "epochs=4",
+  "warmupEpochs=1",
+  "lr=0.01",
+  "valK=5",
+];
+
+/** The tiny training config, with `extra` overrides applied last. */
+export function tinyTrainConfig(extra: string[] = []): TrainConfig {
+  return applyTrainOverrides(defaultTrainConfig, [...TINY_TRAIN_SETS, ...extra]);
+}
+
+/** The tensors of a checkpoint file, by name. */
+export async function readWeights(path: string): Promise<Record<string, Float32Array>> {
+  const e = readSafetensors(await Deno.readFile(path), path);
+  return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, v.data as Float32Array]));
+}
+
+/** The records of a run's `log.jsonl` (JSON as written; the tests read the fields they know). */
+// deno-lint-ignore no-explicit-any
+export async function readTrainLog(dir: string): Promise<any[]> {
+  return (await Deno.readTextFile(`${dir}/log.jsonl`)).trim().split("\n").map((l) => JSON.parse(l));
 }
