@@ -274,8 +274,8 @@ export function gateFigure(
         {
           type: "scatter",
           mode: "lines",
-          name: `fitted trend: ${trend.intercept.toFixed(3)} + ${
-            trend.slope.toFixed(3)
+          name: `fitted trend: ${trend.intercept.toFixed(3)} ${trend.slope < 0 ? "−" : "+"} ${
+            Math.abs(trend.slope).toFixed(3)
           }·cos (R² = ${trend.rSquared.toFixed(3)})`,
           x: [lo, hi],
           y: [trend.intercept + trend.slope * lo, trend.intercept + trend.slope * hi],
