@@ -52,13 +52,13 @@ export function fig1Comparison(dar: DegradationSeries, ada?: DegradationSeries):
   const darDrop = _mean(dar.drop.slice(from));
   const rows: ComparisonRow[] = [
     {
-      quantity: `DAR degradation rate, rounds ${from}-10 (min-max %)`,
+      quantity: `DAR degradation rate, rounds ${from}-10 (min-max %; holds if all > 50)`,
       paper: `> 50, up to ${ref.dar_degradation_rate_max_percent.value}`,
       ours: `${_f(lo)} - ${_f(hi)}`,
       holds: _yes(lo > 50),
     },
     {
-      quantity: `DAR average rank drop, rounds ${from}-10 (mean)`,
+      quantity: `DAR average rank drop, rounds ${from}-10 (mean; holds if in the thousands)`,
       paper: `about ${ref.dar_average_rank_drop.value.toLocaleString("en")}`,
       ours: _f(darDrop, 0),
       holds: _yes(darDrop >= 1000),
@@ -75,7 +75,7 @@ export function fig1Comparison(dar: DegradationSeries, ada?: DegradationSeries):
         holds: _yes(below),
       },
       {
-        quantity: `ADaFuSE average rank drop, rounds ${from}-10 (mean)`,
+        quantity: `ADaFuSE average rank drop, rounds ${from}-10 (mean; holds if ≤ DAR/10)`,
         paper: `about ${ref.adafuse_average_rank_drop.value}`,
         ours: _f(adaDrop, 0),
         holds: _yes(adaDrop <= darDrop / 10),
@@ -117,7 +117,7 @@ export function fig3Comparison(
   const ref = paperReference().fig3_hits_at_10;
   const pub = ref.chatir_visdial_cumulative.value as number[];
   const rows: ComparisonRow[] = pub.map((p, r) => ({
-    quantity: `ChatIR Hits@10 on VisDial, round ${r}`,
+    quantity: `ChatIR Hits@10 on VisDial, round ${r} (holds if within 5)`,
     paper: _f(p),
     ours: _f(chatirVisdial[r]),
     holds: _yes(Math.abs(chatirVisdial[r] - p) <= 5),
@@ -125,13 +125,13 @@ export function fig3Comparison(
   if (adaMinusDar) {
     rows.push(
       {
-        quantity: "ADaFuSE − DAR on VisDial, round 0 (points)",
+        quantity: "ADaFuSE − DAR on VisDial, round 0 (points; holds if ≥ 0)",
         paper: `+${ref.adafuse_minus_dar_visdial_round0.value}`,
         ours: `${adaMinusDar.round0 >= 0 ? "+" : ""}${_f(adaMinusDar.round0)}`,
         holds: _yes(adaMinusDar.round0 >= 0),
       },
       {
-        quantity: "ADaFuSE − DAR on VisDial, round 10 (points, 95% CI)",
+        quantity: "ADaFuSE − DAR on VisDial, round 10 (points, 95% CI; holds if > 0)",
         paper: `+${ref.adafuse_minus_dar_visdial_round10.value} (no CI reported)`,
         ours: `${adaMinusDar.round10 >= 0 ? "+" : ""}${_f(adaMinusDar.round10)}` +
           (adaMinusDar.ci10 ? ` [${_f(adaMinusDar.ci10[0])}, ${_f(adaMinusDar.ci10[1])}]` : ""),
@@ -156,7 +156,7 @@ export function fig4Comparison(
   const inside = sorted.filter((v) => v >= plo && v <= phi).length / sorted.length;
   return [
     {
-      quantity: "ADaFuSE image weight 1 − w: middle half (25th-75th percentile)",
+      quantity: "ADaFuSE image weight 1 − w, 25th-75th percentile (holds if most in range)",
       paper: `mostly ${100 * plo}-${100 * phi}%`,
       ours: `${_f(100 * q(0.25), 1)}-${_f(100 * q(0.75), 1)}% (${
         _f(100 * inside, 0)
