@@ -9,25 +9,16 @@ import type { FusionConfig } from "./model_config.ts";
 import { DataParallelTrainer, type MicroBatch } from "./data_parallel.ts";
 import { dropoutMultipliers, ShardStep } from "./_dp_step.ts";
 import { Rng } from "./rng.ts";
+import { unitRows } from "./testdata/unit_rows.ts";
 
 const SMALL: Partial<FusionConfig> = { dim: 8, proj: 6, hidden: 12, experts: 3 };
-
-function _units(rng: Rng, rows: number, d: number): Float32Array {
-  const a = new Float32Array(rows * d);
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    for (let k = 0; k < d; k++) s += (a[r * d + k] = rng.normal()) ** 2;
-    for (let k = 0; k < d; k++) a[r * d + k] /= Math.sqrt(s);
-  }
-  return a;
-}
 
 function _batch(seed: number, rows: number, d: number, dropSeed: number | null): MicroBatch {
   const rng = new Rng(seed);
   return {
-    t: _units(rng, rows, d),
-    g: _units(rng, rows, d),
-    y: _units(rng, rows, d),
+    t: unitRows(rng, rows, d),
+    g: unitRows(rng, rows, d),
+    y: unitRows(rng, rows, d),
     rows,
     seed: dropSeed,
   };

@@ -13,6 +13,7 @@ import {
   stateDictSpec,
 } from "./model_config.ts";
 import { Rng } from "./rng.ts";
+import { unitRows } from "./testdata/unit_rows.ts";
 
 await initBackend("wasm");
 
@@ -20,16 +21,6 @@ const SMALL: Partial<FusionConfig> = { dim: 6, proj: 5, hidden: 8, experts: 3, d
 const VARIANTS: FusionVariant[] = ["full", "gate_only", "moe_only"];
 
 /** Unit-length random rows. */
-function _unitRows(rng: Rng, rows: number, d: number): Float32Array {
-  const a = rng.fillNormal(new Float32Array(rows * d)) as Float32Array;
-  for (let r = 0; r < rows; r++) {
-    let n = 0;
-    for (let i = 0; i < d; i++) n += a[r * d + i] ** 2;
-    for (let i = 0; i < d; i++) a[r * d + i] /= Math.sqrt(n);
-  }
-  return a;
-}
-
 /** A small head with weights scaled up so GELU's curvature and the router matter. */
 async function _head(variant: FusionVariant, seed = 1, extra: Partial<FusionConfig> = {}) {
   const base = FusionHead.create({ ...SMALL, variant, ...extra }, seed);
@@ -153,7 +144,7 @@ for (const variant of VARIANTS) {
     const { head, sd } = await _head(variant);
     const rng = new Rng(3);
     const rows = 9, d = 6;
-    const t = _unitRows(rng, rows, d), g = _unitRows(rng, rows, d);
+    const t = unitRows(rng, rows, d), g = unitRows(rng, rows, d);
     const before = tf.memory().numTensors;
     const out = tf.tidy(() =>
       head.apply(tf.tensor2d(t, [rows, d]), tf.tensor2d(g, [rows, d]), { training: false })
@@ -185,7 +176,7 @@ for (const variant of VARIANTS) {
     const { head, sd } = await _head(variant, 11, { learnableScale: false });
     const rng = new Rng(5);
     const rows = 4, d = 6;
-    const t = _unitRows(rng, rows, d), g = _unitRows(rng, rows, d);
+    const t = unitRows(rng, rows, d), g = unitRows(rng, rows, d);
     const wts = rng.fillNormal(new Float32Array(rows * d)) as Float32Array;
     const tt = tf.tensor2d(t, [rows, d]), gg = tf.tensor2d(g, [rows, d]);
     const wt = tf.tensor2d(wts, [rows, d]);
@@ -243,8 +234,8 @@ Deno.test("dropout is off in evaluation, on and seeded in training", async () =>
   const { head, sd } = await _head("full", 2);
   const rng = new Rng(9);
   const rows = 16, d = 6;
-  const t = tf.tensor2d(_unitRows(rng, rows, d), [rows, d]);
-  const g = tf.tensor2d(_unitRows(rng, rows, d), [rows, d]);
+  const t = tf.tensor2d(unitRows(rng, rows, d), [rows, d]);
+  const g = tf.tensor2d(unitRows(rng, rows, d), [rows, d]);
   const q = async (opts: { training: boolean; seed?: number }) => {
     const o = head.apply(t, g, opts);
     const v = await o.q.data();

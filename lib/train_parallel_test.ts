@@ -7,9 +7,8 @@ import {
   tinyTrainConfig,
   tinyTrainData,
 } from "./testdata/tiny_train_data.ts";
-import { readSafetensors } from "./safetensors.ts";
 import { train, type TrainResult } from "./train.ts";
-import { applyTrainOverrides, defaultTrainConfig, type TrainConfig } from "./train_config.ts";
+import { defaultTrainConfig, type TrainConfig } from "./train_config.ts";
 
 await initBackend("wasm");
 

@@ -7,9 +7,8 @@ import {
   tinyTrainConfig,
   tinyTrainData,
 } from "./testdata/tiny_train_data.ts";
-import { readSafetensors } from "./safetensors.ts";
 import { GradAccumulator, train, type TrainProgress } from "./train.ts";
-import { applyTrainOverrides, defaultTrainConfig, type TrainConfig } from "./train_config.ts";
+import type { TrainConfig } from "./train_config.ts";
 
 await initBackend("wasm");
 

@@ -15,6 +15,7 @@ import { infoNceLoss } from "./loss.ts";
 import { FusionHead, type StateDict } from "./model.ts";
 import { ShardStep } from "./_dp_step.ts";
 import { Rng } from "./rng.ts";
+import { unitRows } from "./testdata/unit_rows.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync());
 
@@ -39,16 +40,6 @@ interface _Values {
   loss: number;
   grads: Float32Array[];
   manual: Float32Array[];
-}
-
-function _units(rng: Rng, rows: number, d: number): Float32Array {
-  const a = new Float32Array(rows * d);
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    for (let k = 0; k < d; k++) s += (a[r * d + k] = rng.normal()) ** 2;
-    for (let k = 0; k < d; k++) a[r * d + k] /= Math.sqrt(s);
-  }
-  return a;
 }
 
 /** Forward, loss and gradients (both ways) of the head `sd` on the current backend. */
@@ -93,7 +84,7 @@ Deno.test({
     const sd = await h.toStateDict();
     h.dispose();
     const rng = new Rng(5);
-    const data = [0, 1, 2].map(() => _units(rng, B, CFG.dim));
+    const data = [0, 1, 2].map(() => unitRows(rng, B, CFG.dim));
     const ref = await _compute(sd, data);
     const info = await initBackend("webgpu");
     console.log(`webgpu adapter: ${info.device}`);
