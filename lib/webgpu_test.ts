@@ -6,16 +6,21 @@
  * none. Shapes stay small: Deno's wgpu times out on lavapipe with large products.
  *
  * tfjs has one global backend per process (initBackend switches it, and back): the wasm
- * reference is computed first, then the backend switches to webgpu.
+ * reference is computed first, then the backend switches to webgpu. The last test runs the
+ * training loop (autodiff engine, the one used off wasm) and the exact ranking on both.
  */
 import * as tf from "@tensorflow/tfjs";
-import { assertClose } from "./_testing.ts";
+import { assert, assertClose } from "./_testing.ts";
 import { initBackend } from "./backend.ts";
 import { infoNceLoss } from "./loss.ts";
 import { FusionHead, type StateDict } from "./model.ts";
 import { ShardStep } from "./_dp_step.ts";
 import { Rng } from "./rng.ts";
 import { unitRows } from "./testdata/unit_rows.ts";
+import { readWeights, tinyTrainConfig, tinyTrainData } from "./testdata/tiny_train_data.ts";
+import { prepareCorpus, rankTargets } from "./ranking.ts";
+import { train } from "./train.ts";
+import { modelConfigOf } from "./train_config.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync());
 
@@ -95,5 +100,62 @@ Deno.test({
     got.grads.forEach((gr, i) => assertClose(gr, ref.grads[i], 1e-4, `autodiff grad ${i}`));
     got.manual.forEach((gr, i) => assertClose(gr, ref.manual[i], 1e-4, `manual grad ${i}`));
     got.manual.forEach((gr, i) => assertClose(gr, got.grads[i], 1e-4, `manual vs autodiff ${i}`));
+  },
+});
+
+Deno.test({
+  name: "webgpu: the training loop and exact ranking give wasm's numbers (1e-4, ranks equal)",
+  ignore: !HAS_GPU,
+  fn: async () => {
+    const data = tinyTrainData(3);
+    // a small learning rate: Adam turns float-level gradient differences of near-zero gradients into
+    // steps of up to lr, so the two backends are compared where a step is below the tolerance
+    const config = tinyTrainConfig([
+      "engine=autodiff",
+      "epochs=2",
+      "warmupEpochs=0",
+      "accumulate=1",
+      "lr=1e-4",
+    ]);
+    const rng = new Rng(9);
+    const corpus = unitRows(rng, 300, 16), queries = unitRows(rng, 40, 16);
+    const targets = Int32Array.from({ length: 40 }, (_, i) => (i * 7) % 300);
+    const run = async (backend: "wasm" | "webgpu") => {
+      await initBackend(backend);
+      const dir = await Deno.makeTempDir({ prefix: `webgpu_train_${backend}_` });
+      try {
+        const res = await train(data, config, { outDir: dir, log: () => {} });
+        const weights = await readWeights(`${dir}/last.safetensors`);
+        const index = prepareCorpus(corpus, 16, { workers: 0 });
+        const ranks = await rankTargets(index, [{ queries }], targets);
+        index.dispose();
+        return { res, weights, ranks };
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    };
+    const cpu = await run("wasm");
+    const gpu = await run("webgpu");
+    await initBackend("wasm");
+    const init = await FusionHead.create(modelConfigOf(config), config.seed).toStateDict();
+    let moved = 0;
+    for (const [name, w] of Object.entries(cpu.weights)) {
+      assertClose(gpu.weights[name], w, 1e-4, `trained ${name}`);
+      for (let i = 0; i < w.length; i++) {
+        moved = Math.max(moved, Math.abs(w[i] - init[name].data[i]));
+      }
+    }
+    assert.ok(
+      moved > 4e-4,
+      `training moved the weights by ${moved}, too little to compare at 1e-4`,
+    );
+    assertClose(
+      gpu.res.history.at(-1)!.trainLoss,
+      cpu.res.history.at(-1)!.trainLoss,
+      1e-4,
+      "train loss",
+    );
+    assertClose(gpu.res.history.at(-1)!.valHits, cpu.res.history.at(-1)!.valHits, 1e-9, "val hits");
+    assertClose(gpu.ranks, cpu.ranks, 0, "ranks");
   },
 });
