@@ -39,6 +39,8 @@ export class Replica {
   readonly params: ReplicaParam[];
 
   /**
+   * A replica with the weights `sd`.
+   *
    * @param config the head's config.
    * @param sd initial weights (PyTorch layout).
    */

@@ -99,7 +99,11 @@ export class ShardStep {
   readonly head: FusionHead;
   #saved: _Saved | null = null;
 
-  /** @param head the replica to differentiate. */
+  /**
+   * A step over `head`.
+   *
+   * @param head the replica to differentiate.
+   */
   constructor(head: FusionHead) {
     this.head = head;
   }

@@ -65,6 +65,8 @@ export class AdamW {
   #step = 0;
 
   /**
+   * An optimizer over `params`, with zeroed moments.
+   *
    * @param params the variables to update (all must be float32).
    * @param options overrides of {@linkcode defaultAdamWOptions}.
    */

@@ -10,10 +10,13 @@ import { FIGURES_DIR, ROOT, writeFileAtomic } from "./paths.ts";
 
 /** A plotly figure: traces and layout, as plotly.js takes them. */
 export interface FigureSpec {
+  /** The traces (plotly's `data`). */
   // deno-lint-ignore no-explicit-any
   data: Record<string, any>[];
+  /** Axes, titles, legend (plotly's `layout`). */
   // deno-lint-ignore no-explicit-any
   layout?: Record<string, any>;
+  /** Interactive options of the HTML page (plotly's `config`). */
   // deno-lint-ignore no-explicit-any
   config?: Record<string, any>;
 }

@@ -4,8 +4,11 @@
  *
  * @module
  */
+/** TensorFlow.js, as the library uses it (one instance, one backend per process). */
 export * as tf from "@tensorflow/tfjs";
+/** arquero, for tables in notebooks. */
 export * as aq from "arquero";
+export type { EvalArgs, EvalMethod, EvalOutput } from "./cli/eval.ts";
 export * from "./adamw.ts";
 export * from "./backend.ts";
 export * from "./baselines.ts";

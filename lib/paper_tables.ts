@@ -21,13 +21,14 @@ export interface ComparisonRow {
   holds: string;
 }
 
+/** `data/paper_reference.json`: per figure, each reported quantity with its value and source. */
 // deno-lint-ignore no-explicit-any
-type Ref = Record<string, Record<string, { value: any; source: string }>>;
-let _ref: Ref | undefined;
+export type PaperReference = Record<string, Record<string, { value: any; source: string }>>;
+let _ref: PaperReference | undefined;
 
 /** The paper's reported numbers (`data/paper_reference.json`). */
-export function paperReference(): Ref {
-  _ref ??= JSON.parse(Deno.readTextFileSync(`${DATA_DIR}/paper_reference.json`)) as Ref;
+export function paperReference(): PaperReference {
+  _ref ??= JSON.parse(Deno.readTextFileSync(`${DATA_DIR}/paper_reference.json`)) as PaperReference;
   return _ref;
 }
 

@@ -21,7 +21,11 @@ export class Rng {
   #d: number;
   #spare: number | null = null;
 
-  /** @param seed any finite number; equal seeds give equal streams. */
+  /**
+   * A generator seeded with `seed`.
+   *
+   * @param seed any finite number; equal seeds give equal streams.
+   */
   constructor(seed: number) {
     if (!Number.isFinite(seed)) throw new Error(`Rng seed must be a finite number, got ${seed}`);
     const st = { s: (Math.floor(seed) ^ 0x2545f491) | 0 };
