@@ -159,3 +159,18 @@ Deno.test({
     assertClose(gpu.ranks, cpu.ranks, 0, "ranks");
   },
 });
+
+// Tear the WebGPU device down before the process exits: left to process teardown, Deno's wgpu
+// has been seen to abort ("double free or corruption") after every test had passed.
+globalThis.addEventListener("unload", () => {
+  // deno-lint-ignore no-explicit-any
+  const b = tf.findBackend("webgpu") as any;
+  if (!b) return;
+  try {
+    if (tf.getBackend() === "webgpu") tf.setBackend("wasm");
+    tf.removeBackend("webgpu");
+    b.device?.destroy?.();
+  } catch {
+    // nothing more to free
+  }
+});
