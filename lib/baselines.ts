@@ -12,6 +12,7 @@
  *
  * @module
  */
+import type { Rng } from "./rng.ts";
 import type { Bundle, Split } from "./bundle.ts";
 import { combineParts, type CorpusIndex, prepareCorpus, type ScorePart } from "./ranking.ts";
 
@@ -105,6 +106,31 @@ export function fusionMethod(
   fuse: (t: Float32Array, g: Float32Array, round: number) => Promise<Float32Array>,
 ): QueryBuilder {
   return async (t, g, r) => [{ queries: await fuse(t, g, r) }];
+}
+
+/** `count` standard-normal rows of width `dim` drawn from `rng`, each scaled to unit length. */
+export function randomUnitRows(rng: Rng, count: number, dim: number): Float32Array {
+  return normalizeRows(rng.fillNormal(new Float32Array(count * dim)), dim);
+}
+
+/** The cosine of each row pair of `a` and `b` (`[count, dim]` row-major). */
+export function rowCosines(
+  a: Float32Array,
+  b: Float32Array,
+  count: number,
+  dim: number,
+): Float32Array {
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    let dot = 0, na = 0, nb = 0;
+    for (let k = i * dim; k < (i + 1) * dim; k++) {
+      dot += a[k] * b[k];
+      na += a[k] * a[k];
+      nb += b[k] * b[k];
+    }
+    out[i] = dot / Math.sqrt(Math.max(na * nb, 1e-24));
+  }
+  return out;
 }
 
 /** The built-in method of that name. */

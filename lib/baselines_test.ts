@@ -1,4 +1,4 @@
-import { assert } from "./_testing.ts";
+import { assert, assertClose } from "./_testing.ts";
 import { initBackend } from "./backend.ts";
 import type { Bundle } from "./bundle.ts";
 import {
@@ -6,7 +6,9 @@ import {
   evaluateMethod,
   fusionMethod,
   normalizeRows,
+  randomUnitRows,
   roundSlice,
+  rowCosines,
 } from "./baselines.ts";
 import { prepareCorpus } from "./ranking.ts";
 import { Rng } from "./rng.ts";
@@ -132,4 +134,12 @@ Deno.test("roundSlice picks one round; evaluateMethod names a missing split", as
     () => evaluateMethod(makeBundle(), "val", "chatir"),
     /no loaded split 'val' \(loaded: visdial\)/,
   );
+});
+
+Deno.test("rowCosines: hand-worked rows, unnormalised inputs, a zero row", () => {
+  const a = Float32Array.from([1, 0, 3, 4, 0, 0]);
+  const b = Float32Array.from([0, 2, 6, 8, 1, 1]);
+  assertClose(rowCosines(a, b, 3, 2), [0, 1, 0], 1e-7, "cos");
+  const u = randomUnitRows(new Rng(1), 4, 8);
+  assertClose(rowCosines(u, u, 4, 8), [1, 1, 1, 1], 1e-6, "self-cosine of unit rows");
 });

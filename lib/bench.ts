@@ -20,6 +20,7 @@ import { FusionHead } from "./model.ts";
 import { writeFileAtomic } from "./paths.ts";
 import { prepareCorpus, rankTargets } from "./ranking.ts";
 import { Rng } from "./rng.ts";
+import { randomUnitRows } from "./baselines.ts";
 
 /** Options of {@linkcode runBench}. */
 export interface BenchOptions {
@@ -137,17 +138,6 @@ export function peakRssMB(): number {
   return Deno.memoryUsage().rss / 2 ** 20;
 }
 
-function _units(rng: Rng, rows: number, d: number): Float32Array {
-  const a = new Float32Array(rows * d);
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    for (let k = 0; k < d; k++) s += (a[r * d + k] = rng.normal()) ** 2;
-    const inv = 1 / Math.sqrt(s);
-    for (let k = 0; k < d; k++) a[r * d + k] *= inv;
-  }
-  return a;
-}
-
 async function _times(warmup: number, runs: number, f: () => Promise<unknown>): Promise<number[]> {
   for (let i = 0; i < warmup; i++) await f();
   const out: number[] = [];
@@ -167,7 +157,11 @@ export async function benchTrainDataParallel(
 ): Promise<{ samplesPerSec: number; stepSec: number; times: number[]; workers: number }> {
   const d = 256;
   const rng = new Rng(batch);
-  const b = { t: _units(rng, batch, d), g: _units(rng, batch, d), y: _units(rng, batch, d) };
+  const b = {
+    t: randomUnitRows(rng, batch, d),
+    g: randomUnitRows(rng, batch, d),
+    y: randomUnitRows(rng, batch, d),
+  };
   const dp = await DataParallelTrainer.create({ workers, seed: 0 });
   try {
     let seed = 1;
@@ -192,9 +186,9 @@ export async function benchTrainAutodiff(
   const rng = new Rng(batch);
   const head = FusionHead.create({}, 0);
   const opt = new AdamW(head.variables);
-  const t = tf.tensor2d(_units(rng, batch, d), [batch, d]);
-  const g = tf.tensor2d(_units(rng, batch, d), [batch, d]);
-  const y = tf.tensor2d(_units(rng, batch, d), [batch, d]);
+  const t = tf.tensor2d(randomUnitRows(rng, batch, d), [batch, d]);
+  const g = tf.tensor2d(randomUnitRows(rng, batch, d), [batch, d]);
+  const y = tf.tensor2d(randomUnitRows(rng, batch, d), [batch, d]);
   try {
     let seed = 1;
     const times = await _times(o.warmup, o.runs, async () => {
@@ -224,7 +218,7 @@ export async function benchInference(
   o: Pick<BenchOptions, "warmup" | "runs">,
 ): Promise<{ queriesPerSec: number; sec: number; times: number[] }> {
   const rng = new Rng(7);
-  const t = _units(rng, rows, 256), g = _units(rng, rows, 256);
+  const t = randomUnitRows(rng, rows, 256), g = randomUnitRows(rng, rows, 256);
   const dp = await DataParallelTrainer.create({ workers, seed: 0 });
   try {
     const chunk = Math.ceil(rows / Math.max(1, dp.workers));
@@ -243,7 +237,7 @@ export async function benchRanking(
   o: Pick<BenchOptions, "warmup" | "runs">,
 ): Promise<{ queriesPerSec: number; sec: number; times: number[] }> {
   const rng = new Rng(11);
-  const c = _units(rng, corpus, 256), q = _units(rng, queries, 256);
+  const c = randomUnitRows(rng, corpus, 256), q = randomUnitRows(rng, queries, 256);
   const targets = new Int32Array(queries);
   for (let i = 0; i < queries; i++) targets[i] = rng.int(corpus);
   const index = prepareCorpus(c, 256);

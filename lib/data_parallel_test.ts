@@ -9,7 +9,7 @@ import type { FusionConfig } from "./model_config.ts";
 import { DataParallelTrainer, type MicroBatch } from "./data_parallel.ts";
 import { dropoutMultipliers, ShardStep } from "./_dp_step.ts";
 import { Rng } from "./rng.ts";
-import { unitRows } from "./testdata/unit_rows.ts";
+import { randomUnitRows as unitRows } from "./baselines.ts";
 
 const SMALL: Partial<FusionConfig> = { dim: 8, proj: 6, hidden: 12, experts: 3 };
 

@@ -13,7 +13,7 @@ import {
   stateDictSpec,
 } from "./model_config.ts";
 import { Rng } from "./rng.ts";
-import { unitRows } from "./testdata/unit_rows.ts";
+import { randomUnitRows as unitRows } from "./baselines.ts";
 
 await initBackend("wasm");
 

@@ -14,7 +14,7 @@
  * @module
  */
 import { initBackend } from "./backend.ts";
-import { DAR_SCHEDULE, darWeights } from "./baselines.ts";
+import { DAR_SCHEDULE, darWeights, rowCosines } from "./baselines.ts";
 import { loadBundle } from "./bundle.ts";
 import { loadCheckpoint } from "./checkpoint.ts";
 import { type EvalMethod, type EvalOutput, runEval } from "./cli/eval.ts";
@@ -218,19 +218,12 @@ export async function reproGate(
   const m = Math.min(n, total);
   const chosen = pick.subarray(0, m).sort();
   const t = new Float32Array(m * dim), g = new Float32Array(m * dim);
-  const cos: number[] = new Array(m);
   for (let j = 0; j < m; j++) {
     const off = chosen[j] * dim; // [count, rounds, dim] row-major: pair index × dim
     t.set(s.text.subarray(off, off + dim), j * dim);
     g.set(s.gen.subarray(off, off + dim), j * dim);
-    let dot = 0, nt = 0, ng = 0;
-    for (let k = 0; k < dim; k++) {
-      dot += t[j * dim + k] * g[j * dim + k];
-      nt += t[j * dim + k] ** 2;
-      ng += g[j * dim + k] ** 2;
-    }
-    cos[j] = dot / Math.sqrt(Math.max(nt * ng, 1e-24));
   }
+  const cos = Array.from(rowCosines(t, g, m, dim));
   const head = await loadCheckpoint(run.checkpoint);
   try {
     const w = await head.gate(t, g, m);

@@ -16,7 +16,7 @@ import { infoNceLoss } from "./loss.ts";
 import { FusionHead, type StateDict } from "./model.ts";
 import { ShardStep } from "./_dp_step.ts";
 import { Rng } from "./rng.ts";
-import { unitRows } from "./testdata/unit_rows.ts";
+import { randomUnitRows as unitRows } from "./baselines.ts";
 import { readWeights, tinyTrainConfig, tinyTrainData } from "./testdata/tiny_train_data.ts";
 import { prepareCorpus, rankTargets } from "./ranking.ts";
 import { train } from "./train.ts";

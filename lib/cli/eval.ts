@@ -13,7 +13,13 @@
  * @module
  */
 import { type BackendName, initBackend } from "../backend.ts";
-import { type BaselineName, BASELINES, evaluateMethod, fusionMethod } from "../baselines.ts";
+import {
+  type BaselineName,
+  BASELINES,
+  evaluateMethod,
+  fusionMethod,
+  rowCosines,
+} from "../baselines.ts";
 import { type Bundle, loadBundle } from "../bundle.ts";
 import { loadCheckpoint } from "../checkpoint.ts";
 import { hitsCumulative, hitsPerRound } from "../metrics.ts";
@@ -219,14 +225,9 @@ async function _adafuseMethod(bundle: Bundle, split: string, checkpoint: string)
   const method = fusionMethod(async (t, g, r) => {
     const f = await head.fuse(t, g, count);
     const k = f.p.length / count;
+    const c = rowCosines(t, g, count, d);
     for (let i = 0; i < count; i++) {
-      let c = 0, nt = 0, ng = 0;
-      for (let j = 0; j < d; j++) {
-        c += t[i * d + j] * g[i * d + j];
-        nt += t[i * d + j] ** 2;
-        ng += g[i * d + j] ** 2;
-      }
-      cos[i][r] = c / Math.sqrt(Math.max(nt * ng, 1e-24));
+      cos[i][r] = c[i];
       gate[i][r] = f.w[i];
       router[i][r] = Array.from(f.p.subarray(i * k, (i + 1) * k));
     }

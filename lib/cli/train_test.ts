@@ -1,18 +1,8 @@
 import { assert } from "../_testing.ts";
 import { configFromArgs, parseTrainArgs, runTrain } from "./train.ts";
-import { tinyTrainData } from "../testdata/tiny_train_data.ts";
+import { TINY_TRAIN_SETS, tinyTrainData } from "../testdata/tiny_train_data.ts";
 
-const _TINY = [
-  "model.dim=16",
-  "model.proj=8",
-  "model.hidden=16",
-  "model.experts=2",
-  "batchSize=32",
-  "accumulate=2",
-  "epochs=2",
-  "warmupEpochs=1",
-  "lr=0.01",
-].flatMap((s) => ["--set", s]);
+const _TINY = [...TINY_TRAIN_SETS, "epochs=2"].flatMap((s) => ["--set", s]);
 
 Deno.test("parseTrainArgs: flags, --flag=value, repeated --set, errors", () => {
   const a = parseTrainArgs(["--data", "d", "--out=o", "--set", "epochs=3", "--set=lr=1e-4"]);
