@@ -1,6 +1,6 @@
 /**
  * ADaFuSE notebooks: the one entry point of the shared library. Notebooks import everything
- * from here (`import * as lib from "../lib/mod.ts"`).
+ * from here (`import * as lib from "./mod.ts"`).
  *
  * @module
  */
@@ -8,33 +8,33 @@
 export * as tf from "@tensorflow/tfjs";
 /** arquero, for tables in notebooks. */
 export * as aq from "arquero";
-export type { EvalArgs, EvalMethod, EvalOutput } from "./cli/eval.ts";
-export * from "./adamw.ts";
-export * from "./backend.ts";
-export * from "./baselines.ts";
-export * from "./bench.ts";
-export * from "./bundle.ts";
-export * from "./checkpoint.ts";
-export * from "./clip.ts";
-export * from "./data_parallel.ts";
-export * from "./demo.ts";
-export * from "./figures.ts";
-export * from "./loss.ts";
-export * from "./metrics.ts";
-export * from "./model.ts";
-export * from "./model_config.ts";
-export * from "./npy.ts";
-export * from "./ops.ts";
-export * from "./paper_figures.ts";
-export * from "./paper_tables.ts";
-export * from "./paths.ts";
-export * from "./pipeline.ts";
-export * from "./ranking.ts";
-export * from "./rng.ts";
-export * from "./safetensors.ts";
-export * from "./schedule.ts";
-export * from "./stats.ts";
-export * from "./synthetic.ts";
-export * from "./tables.ts";
-export * from "./train.ts";
-export * from "./train_config.ts";
+export type { EvalArgs, EvalMethod, EvalOutput } from "./eval/evaluate.ts";
+export * from "./train/adamw.ts";
+export * from "./runtime/backend.ts";
+export * from "./eval/baselines.ts";
+export * from "./bench/harness.ts";
+export * from "./data/bundle.ts";
+export * from "./model/checkpoint.ts";
+export * from "./train/clip.ts";
+export * from "./train/parallel/trainer.ts";
+export * from "./model/demo.ts";
+export * from "./show/figures.ts";
+export * from "./train/loss.ts";
+export * from "./eval/metrics.ts";
+export * from "./model/fusion_head.ts";
+export * from "./model/config.ts";
+export * from "./data/npy.ts";
+export * from "./model/ops.ts";
+export * from "./paper/figures.ts";
+export * from "./paper/tables.ts";
+export * from "./runtime/paths.ts";
+export * from "./paper/pipeline.ts";
+export * from "./model/ranking.ts";
+export * from "./runtime/rng.ts";
+export * from "./data/safetensors.ts";
+export * from "./train/schedule.ts";
+export * from "./eval/stats.ts";
+export * from "./data/synthetic/generator.ts";
+export * from "./show/tables.ts";
+export * from "./train/loop.ts";
+export * from "./train/config.ts";

@@ -1,4 +1,4 @@
-import { assert } from "../_testing.ts";
+import { assert } from "../testing/assert.ts";
 import { parseArgs } from "./_args.ts";
 
 const spec = {

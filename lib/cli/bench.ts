@@ -2,16 +2,16 @@
  * `deno task bench [--quick] [--out FILE] [--threads N] [--runs N] [--no-torch] [--no-install]`
  *
  * Measures ours against the PyTorch reference head side by side on this machine (see
- * lib/bench.ts): training samples/s at batch 128 and 256, fused-query inference, ranking
+ * lib/bench/harness.ts): training samples/s at batch 128 and 256, fused-query inference, ranking
  * against a 50,000 × 256 corpus, peak memory; prints a table with `ours / PyTorch` ratios and
  * writes the JSON (default `data/cache/bench.json`). Installs Debian's `python3-torch` and
  * `libopenblas0-pthread` when they are missing (unless `--no-install`).
  *
  * @module
  */
-import { initBackend } from "../backend.ts";
-import { benchDefaults, type BenchOptions, benchTable, runBench } from "../bench.ts";
-import { ROOT } from "../paths.ts";
+import { initBackend } from "../runtime/backend.ts";
+import { benchDefaults, type BenchOptions, benchTable, runBench } from "../bench/harness.ts";
+import { ROOT } from "../runtime/paths.ts";
 import { parseArgs } from "./_args.ts";
 
 const _USAGE = "usage: deno task bench [--quick] [--out FILE] [--threads N] [--runs N] " +

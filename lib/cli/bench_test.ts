@@ -1,4 +1,4 @@
-import { assert } from "../_testing.ts";
+import { assert } from "../testing/assert.ts";
 import { parseBenchArgs } from "./bench.ts";
 
 Deno.test("bench command line: defaults, quick, numbers checked, unknown options named", () => {

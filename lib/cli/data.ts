@@ -1,5 +1,5 @@
 /**
- * Writes the synthetic benchmark as an embedding bundle (see `lib/synthetic.ts`).
+ * Writes the synthetic benchmark as an embedding bundle (see `lib/data/synthetic/generator.ts`).
  *
  * ```sh
  * deno run -A lib/cli/data.ts --out DIR [--seed N] [--preset default|small]
@@ -12,7 +12,7 @@
  * @module
  */
 import { parseArgs } from "./_args.ts";
-import { ensureSyntheticBundle, PRESETS } from "../synthetic.ts";
+import { ensureSyntheticBundle, PRESETS } from "../data/synthetic/generator.ts";
 
 const USAGE = "usage: deno run -A lib/cli/data.ts [--out DIR] [--seed N] [--preset default|small]";
 

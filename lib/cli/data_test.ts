@@ -1,4 +1,4 @@
-import { assert } from "../_testing.ts";
+import { assert } from "../testing/assert.ts";
 import { main } from "./data.ts";
 
 Deno.test("cli/data: rejects a bad preset and seed with a clear message", async () => {

@@ -1,11 +1,12 @@
-import { assert } from "../_testing.ts";
-import { initBackend } from "../backend.ts";
-import { normalizeRows, roundSlice } from "../baselines.ts";
-import { saveCheckpoint } from "../checkpoint.ts";
-import { FusionHead } from "../model.ts";
-import { writeBundle } from "../bundle.ts";
-import { Rng } from "../rng.ts";
-import { parseEvalArgs, runEval } from "./eval.ts";
+import { assert } from "../testing/assert.ts";
+import { initBackend } from "../runtime/backend.ts";
+import { normalizeRows, roundSlice } from "../eval/baselines.ts";
+import { saveCheckpoint } from "../model/checkpoint.ts";
+import { FusionHead } from "../model/fusion_head.ts";
+import { writeBundle } from "../data/bundle.ts";
+import { Rng } from "../runtime/rng.ts";
+import { runEval } from "../eval/evaluate.ts";
+import { parseEvalArgs } from "./eval.ts";
 
 Deno.test("parseEvalArgs checks the method and names unknown flags", () => {
   const a = parseEvalArgs([

@@ -2,13 +2,13 @@
  * `deno task notebooks [names…] [--out DIR] [--param NAME=VALUE…] [--timeout S]`
  *
  * Executes notebooks headless on the project's own Deno kernel (the kernelspec in
- * `lib/jupyter/`, found through `JUPYTER_PATH`; nothing is written to the home folder), in
+ * `lib/tools/jupyter/`, found through `JUPYTER_PATH`; nothing is written to the home folder), in
  * place or into `--out DIR`, keeping every cell output. Names may be given as `01`,
  * `01_degradation` or a path; with none, every `notebooks/*.ipynb` runs in order.
  *
  * @module
  */
-import { NOTEBOOKS_DIR, ROOT } from "../paths.ts";
+import { NOTEBOOKS_DIR, ROOT } from "../runtime/paths.ts";
 import { parseArgs } from "./_args.ts";
 
 /** Options of {@linkcode runNotebooks}. */
@@ -56,7 +56,7 @@ export function resolveNotebooks(names: string[] = []): string[] {
 /** The environment the kernel and runner need: the project's Deno and kernelspec. */
 export function notebookEnv(): Record<string, string> {
   return {
-    JUPYTER_PATH: `${ROOT}/lib/jupyter`,
+    JUPYTER_PATH: `${ROOT}/lib/tools/jupyter`,
     PATH: `${ROOT}/node_modules/.bin:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
     DENO_TLS_CA_STORE: "system",
     NO_COLOR: "1",
@@ -64,8 +64,8 @@ export function notebookEnv(): Record<string, string> {
     JUPYTER_PLATFORM_DIRS: "1",
     // keep Jupyter's runtime files (connection files) out of the home folder
     JUPYTER_RUNTIME_DIR: `${Deno.env.get("TMPDIR") ?? "/tmp"}/adafuse-jupyter-runtime`,
-    JUPYTER_DATA_DIR: `${ROOT}/lib/jupyter`,
-    JUPYTER_CONFIG_DIR: `${ROOT}/lib/jupyter`,
+    JUPYTER_DATA_DIR: `${ROOT}/lib/tools/jupyter`,
+    JUPYTER_CONFIG_DIR: `${ROOT}/lib/tools/jupyter`,
     IPYTHONDIR: `${Deno.env.get("TMPDIR") ?? "/tmp"}/adafuse-ipython`,
   };
 }
@@ -80,7 +80,7 @@ export async function runNotebooks(opts: NotebookRunOptions = {}): Promise<strin
   if (opts.outDir) await Deno.mkdir(opts.outDir, { recursive: true });
   for (const path of paths) {
     const out = opts.outDir ? `${opts.outDir}/${path.replace(/^.*\//, "")}` : path;
-    const args = [`${ROOT}/lib/_run_notebook.py`, path, "--out", out];
+    const args = [`${ROOT}/lib/tools/run_notebook.py`, path, "--out", out];
     for (const p of opts.params ?? []) args.push("--param", p);
     if (opts.timeout) args.push("--timeout", String(opts.timeout));
     if (opts.verbose !== false) console.error(`notebook ${path.replace(`${ROOT}/`, "")}`);

@@ -1,9 +1,9 @@
-import { assert } from "../_testing.ts";
-import { ROOT } from "../paths.ts";
+import { assert } from "../testing/assert.ts";
+import { ROOT } from "../runtime/paths.ts";
 import { notebookEnv, parseNotebookArgs, resolveNotebooks } from "./notebooks.ts";
 
 const PY = "/usr/bin/python3";
-const RUNNER = `${ROOT}/lib/_run_notebook.py`;
+const RUNNER = `${ROOT}/lib/tools/run_notebook.py`;
 const hasJupyter = (() => {
   try {
     return new Deno.Command(PY, { args: ["-c", "import jupyter_client, nbformat"] }).outputSync()
@@ -56,7 +56,7 @@ Deno.test({
       for (let run = 0; run < 20; run++) {
         const out = `${dir}/run${run}.ipynb`;
         const { code, stderr } = await execute(
-          `${ROOT}/lib/testdata/ten_outputs.ipynb`,
+          `${ROOT}/lib/testing/testdata/ten_outputs.ipynb`,
           out,
           ["--param", `config.n=${run + 1}`],
         );
@@ -87,7 +87,7 @@ Deno.test({
     const dir = await Deno.makeTempDir();
     try {
       const out = `${dir}/failing.ipynb`;
-      const { code, stderr } = await execute(`${ROOT}/lib/testdata/failing.ipynb`, out);
+      const { code, stderr } = await execute(`${ROOT}/lib/testing/testdata/failing.ipynb`, out);
       assert.equal(code, 1);
       assert.match(stderr, /cell 2 failed: .*boom from cell two/);
       const cells = outputsOf(out);
@@ -107,7 +107,7 @@ Deno.test({
   fn: async () => {
     const dir = await Deno.makeTempDir();
     const { code, stderr } = await execute(
-      `${ROOT}/lib/testdata/failing.ipynb`,
+      `${ROOT}/lib/testing/testdata/failing.ipynb`,
       `${dir}/x.ipynb`,
       ["--param", "seed=1"],
     );

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { initBackend } from "../backend.ts";
+import { initBackend } from "../runtime/backend.ts";
 import {
   PAPER_BENCHMARKS,
   REPRO_DEFAULTS,
@@ -19,7 +19,7 @@ import {
   reproEval,
   reproGate,
   reproTrain,
-} from "../pipeline.ts";
+} from "../paper/pipeline.ts";
 import { parseArgs } from "./_args.ts";
 import { runNotebooks } from "./notebooks.ts";
 

@@ -1,5 +1,5 @@
-import { assert } from "../_testing.ts";
-import { ROOT } from "../paths.ts";
+import { assert } from "../testing/assert.ts";
+import { ROOT } from "../runtime/paths.ts";
 import { parseReproArgs } from "./repro.ts";
 
 const hasJupyter = (() => {

@@ -2,7 +2,7 @@
  * `deno run -A lib/cli/train.ts --data DIR --out RUN_DIR [--preset default|repro]
  * [--config FILE] [--set key=value…] [--resume] [--backend wasm|webgpu|auto]`
  *
- * Trains the fusion head on the bundle in `--data` with the recipe of `lib/train_config.ts`:
+ * Trains the fusion head on the bundle in `--data` with the recipe of `lib/train/config.ts`:
  * the preset (default: `default`, the reference recipe), then the JSON config file, then each
  * `--set` override. A run directory that already holds the finished run of the same config is
  * reported and left alone; an unfinished one continues with `--resume`.
@@ -13,16 +13,16 @@
  *
  * @module
  */
-import { type BackendName, initBackend } from "../backend.ts";
-import { loadBundle } from "../bundle.ts";
-import { train, type TrainData, type TrainResult } from "../train.ts";
+import { type BackendName, initBackend } from "../runtime/backend.ts";
+import { loadBundle } from "../data/bundle.ts";
+import { train, type TrainData, type TrainResult } from "../train/loop.ts";
 import {
   applyTrainOverrides,
   loadTrainConfig,
   TRAIN_PRESETS,
   type TrainConfig,
   trainConfigHash,
-} from "../train_config.ts";
+} from "../train/config.ts";
 import { parseArgs } from "./_args.ts";
 
 /** Parsed command line of {@linkcode runTrain}. */
@@ -94,7 +94,7 @@ export async function configFromArgs(args: TrainArgs): Promise<TrainConfig> {
  * Runs the command: builds the config, returns at once when `--out` holds the finished run of
  * the same config, otherwise starts the backend, loads the bundle and trains.
  *
- * @param loadData how to load the two splits of `--data` (default: lib/bundle.ts's
+ * @param loadData how to load the two splits of `--data` (default: lib/data/bundle.ts's
  *   `loadBundle`).
  */
 export async function runTrain(

@@ -1,6 +1,6 @@
-import { assert } from "../_testing.ts";
+import { assert } from "../testing/assert.ts";
 import { configFromArgs, parseTrainArgs, runTrain } from "./train.ts";
-import { TINY_TRAIN_SETS, tinyTrainData } from "../testdata/tiny_train_data.ts";
+import { TINY_TRAIN_SETS, tinyTrainData } from "../testing/tiny_train_data.ts";
 
 const _TINY = [...TINY_TRAIN_SETS, "epochs=2"].flatMap((s) => ["--set", s]);
 

@@ -1,0 +1,478 @@
+/**
+ * The side-by-side benchmark behind `deno task bench`: ours (TensorFlow.js on wasm, the
+ * data-parallel trainer of lib/train/parallel/trainer.ts, ranking of lib/model/ranking.ts) against the
+ * PyTorch reference head (lib/tools/bench_torch.py) with the same thread count, on the same shapes
+ * (SPEC §2 defaults): training samples/s at batch 128 and 256 (forward, symmetric InfoNCE,
+ * backward, clipping, AdamW), fused-query inference queries/s, ranking queries/s against a
+ * 50,000 × 256 corpus, and the peak memory of training.
+ *
+ * Every time is the median of several runs after warm-up. Ratios are ours / PyTorch for
+ * throughputs (above 1 is better) and for memory (below 1 is better).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { AdamW } from "../train/adamw.ts";
+import { clipByGlobalNorm } from "../train/clip.ts";
+import { DataParallelTrainer, dataParallelWorkers } from "../train/parallel/trainer.ts";
+import { infoNceLoss } from "../train/loss.ts";
+import { FusionHead } from "../model/fusion_head.ts";
+import { writeFileAtomic } from "../runtime/paths.ts";
+import { prepareCorpus, rankTargets } from "../model/ranking.ts";
+import { Rng } from "../runtime/rng.ts";
+import { randomUnitRows } from "../eval/baselines.ts";
+
+/** Options of {@linkcode runBench}. */
+export interface BenchOptions {
+  /** A quick subset: batch 256 only, fewer runs, a smaller ranking job, no extra rows. */
+  quick: boolean;
+  /** Threads on both sides: our workers and `torch.set_num_threads` (default: the cores). */
+  threads: number;
+  /** Timed runs per measurement (the median is reported). */
+  runs: number;
+  /** Untimed warm-up runs before them. */
+  warmup: number;
+  /** Training batch sizes. */
+  batches: number[];
+  /** Rows fused per inference call. */
+  inferRows: number;
+  /** Corpus size for ranking. */
+  corpus: number;
+  /** Queries ranked per ranking run. */
+  rankQueries: number;
+  /** Run the PyTorch side (when python3 with torch is there, or can be installed). */
+  torch: boolean;
+  /** The Python interpreter (default `/usr/bin/python3`, Debian's, where python3-torch goes). */
+  python: string;
+  /** Install `python3-torch` and `libopenblas0-pthread` with apt-get when missing. */
+  install: boolean;
+  /** Where the JSON goes. */
+  out: string;
+  /** Progress lines. */
+  log: (line: string) => void;
+}
+
+/** The defaults of {@linkcode BenchOptions} (full run). */
+export function benchDefaults(quick = false): BenchOptions {
+  const threads = Math.max(1, navigator.hardwareConcurrency ?? 1);
+  return {
+    quick,
+    threads,
+    runs: quick ? 3 : 5,
+    warmup: quick ? 1 : 2,
+    batches: quick ? [256] : [128, 256],
+    inferRows: 4096,
+    corpus: 50_000,
+    rankQueries: quick ? 512 : 2048,
+    torch: true,
+    python: "/usr/bin/python3",
+    install: true,
+    out: "data/cache/bench.json",
+    log: (s) => console.error(s),
+  };
+}
+
+/** One row of the table. */
+export interface BenchRow {
+  /** What was measured (training rows start with `train`). */
+  name: string;
+  /** Unit of `ours` and `theirs`. */
+  unit: string;
+  /** Our value. */
+  ours: number;
+  /** PyTorch's value, or null when it did not run or has no counterpart. */
+  theirs: number | null;
+  /** `ours / theirs`, or null. */
+  ratio: number | null;
+  /** Whether a larger value is better (throughput) or worse (memory). */
+  higherIsBetter: boolean;
+}
+
+/** What {@linkcode runBench} writes as JSON. */
+export interface BenchResult {
+  /** ISO date of the run. */
+  date: string;
+  /** Machine and load. */
+  machine: { cpus: number; loadavg: number[]; loadavgEnd: number[]; deno: string };
+  /** The options that matter for comparing runs. */
+  settings: Record<string, unknown>;
+  /** Our raw measurements. */
+  ours: Record<string, unknown>;
+  /** PyTorch's raw JSON, or null with the reason in `torchNote`. */
+  torch: Record<string, unknown> | null;
+  /** Why PyTorch did not run, when it did not. */
+  torchNote?: string;
+  /** The table rows. */
+  rows: BenchRow[];
+}
+
+/** Median of a non-empty list. */
+export function median(xs: number[]): number {
+  if (xs.length === 0) throw new Error("median of an empty list");
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** A ratio written like `1.23x`; `n/a` for null. */
+export function formatRatio(r: number | null): string {
+  return r === null || !Number.isFinite(r) ? "n/a" : `${r.toFixed(2)}x`;
+}
+
+function _loadavg(): number[] {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** The process's peak resident memory (`VmHWM`, all threads) in MB; 0 when unknown. */
+export function peakRssMB(): number {
+  try {
+    const m = Deno.readTextFileSync("/proc/self/status").match(/VmHWM:\s+(\d+)\s+kB/);
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux: fall back to the current RSS
+  }
+  return Deno.memoryUsage().rss / 2 ** 20;
+}
+
+async function _times(warmup: number, runs: number, f: () => Promise<unknown>): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await f();
+  const out: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await f();
+    out.push((performance.now() - t0) / 1000);
+  }
+  return out;
+}
+
+/** Samples/s of training steps at `batch` with the data-parallel trainer and `workers`. */
+export async function benchTrainDataParallel(
+  batch: number,
+  workers: number,
+  o: Pick<BenchOptions, "warmup" | "runs">,
+): Promise<{ samplesPerSec: number; stepSec: number; times: number[]; workers: number }> {
+  const d = 256;
+  const rng = new Rng(batch);
+  const b = {
+    t: randomUnitRows(rng, batch, d),
+    g: randomUnitRows(rng, batch, d),
+    y: randomUnitRows(rng, batch, d),
+  };
+  const dp = await DataParallelTrainer.create({ workers, seed: 0 });
+  try {
+    let seed = 1;
+    const times = await _times(
+      o.warmup,
+      o.runs,
+      () => dp.step({ ...b, rows: batch, seed: seed++ }, 5e-5),
+    );
+    const m = median(times);
+    return { samplesPerSec: batch / m, stepSec: m, times, workers: dp.workers };
+  } finally {
+    dp.dispose();
+  }
+}
+
+/** Samples/s of the stock single-threaded step (tfjs autodiff, as lib/train/loop.ts steps). */
+export async function benchTrainAutodiff(
+  batch: number,
+  o: Pick<BenchOptions, "warmup" | "runs">,
+): Promise<{ samplesPerSec: number; stepSec: number; times: number[] }> {
+  const d = 256;
+  const rng = new Rng(batch);
+  const head = FusionHead.create({}, 0);
+  const opt = new AdamW(head.variables);
+  const t = tf.tensor2d(randomUnitRows(rng, batch, d), [batch, d]);
+  const g = tf.tensor2d(randomUnitRows(rng, batch, d), [batch, d]);
+  const y = tf.tensor2d(randomUnitRows(rng, batch, d), [batch, d]);
+  try {
+    let seed = 1;
+    const times = await _times(o.warmup, o.runs, async () => {
+      const { grads, value } = tf.variableGrads(
+        () => infoNceLoss(head.apply(t, g, { training: true, seed: seed++ }).q, y, head.scale()),
+        head.variables,
+      );
+      const gl = head.variables.map((v) => grads[v.name]);
+      const { grads: clipped } = await clipByGlobalNorm(gl, 3.0);
+      opt.step(clipped, 5e-5);
+      await value.data();
+      tf.dispose([value, ...gl, ...clipped]);
+    });
+    const m = median(times);
+    return { samplesPerSec: batch / m, stepSec: m, times };
+  } finally {
+    tf.dispose([t, g, y]);
+    opt.dispose();
+    head.dispose();
+  }
+}
+
+/** Fused queries/s in evaluation mode, `rows` at a time, over the data-parallel workers. */
+export async function benchInference(
+  rows: number,
+  workers: number,
+  o: Pick<BenchOptions, "warmup" | "runs">,
+): Promise<{ queriesPerSec: number; sec: number; times: number[] }> {
+  const rng = new Rng(7);
+  const t = randomUnitRows(rng, rows, 256), g = randomUnitRows(rng, rows, 256);
+  const dp = await DataParallelTrainer.create({ workers, seed: 0 });
+  try {
+    const chunk = Math.ceil(rows / Math.max(1, dp.workers));
+    const times = await _times(Math.max(1, o.warmup), o.runs, () => dp.fuse(t, g, rows, chunk));
+    const m = median(times);
+    return { queriesPerSec: rows / m, sec: m, times };
+  } finally {
+    dp.dispose();
+  }
+}
+
+/** Ranked queries/s against a random unit corpus `[corpus, 256]` (lib/model/ranking.ts). */
+export async function benchRanking(
+  corpus: number,
+  queries: number,
+  o: Pick<BenchOptions, "warmup" | "runs">,
+): Promise<{ queriesPerSec: number; sec: number; times: number[] }> {
+  const rng = new Rng(11);
+  const c = randomUnitRows(rng, corpus, 256), q = randomUnitRows(rng, queries, 256);
+  const targets = new Int32Array(queries);
+  for (let i = 0; i < queries; i++) targets[i] = rng.int(corpus);
+  const index = prepareCorpus(c, 256);
+  try {
+    const times = await _times(
+      Math.max(1, o.warmup),
+      o.runs,
+      () => rankTargets(index, [{ queries: q }], targets),
+    );
+    const m = median(times);
+    return { queriesPerSec: queries / m, sec: m, times };
+  } finally {
+    index.dispose();
+  }
+}
+
+async function _run(cmd: string, args: string[], env?: Record<string, string>) {
+  const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/**
+ * Makes sure `python` can import torch: when it cannot and `install` is set, installs Debian's
+ * `python3-torch` and `libopenblas0-pthread` with apt-get (after a `dpkg-query` check).
+ * Returns null when ready, else the reason.
+ */
+export async function ensureTorch(
+  python: string,
+  install: boolean,
+  log: (s: string) => void,
+): Promise<string | null> {
+  const probe = async () => {
+    try {
+      return (await _run(python, ["-c", "import torch, numpy"])).code === 0;
+    } catch {
+      return false;
+    }
+  };
+  if (await probe()) return null;
+  if (!install) return `${python} cannot import torch (and --no-install was given)`;
+  const pkgs = ["python3-torch", "libopenblas0-pthread"];
+  const missing: string[] = [];
+  for (const p of pkgs) {
+    const q = await _run("dpkg-query", ["-W", "-f=${Status}", p]).catch(() => null);
+    if (!q || !q.stdout.includes("install ok installed")) missing.push(p);
+  }
+  if (missing.length === 0) {
+    return `${python} cannot import torch although ${pkgs.join(", ")} are installed`;
+  }
+  log(`bench: installing ${missing.join(" ")} with apt-get (PyTorch side of the comparison)…`);
+  const sudo = Deno.uid?.() === 0 ? [] : ["sudo", "-n"];
+  const run = (args: string[]) =>
+    sudo.length ? _run(sudo[0], [...sudo.slice(1), ...args]) : _run(args[0], args.slice(1));
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  let r = await _run("apt-get", ["install", "-y", "--no-install-recommends", ...missing], env)
+    .catch((e) => ({ code: 1, stdout: "", stderr: String(e) }));
+  if (sudo.length || r.code !== 0) {
+    await run(["apt-get", "update"]).catch(() => null);
+    r = await run(["apt-get", "install", "-y", "--no-install-recommends", ...missing])
+      .catch((e) => ({ code: 1, stdout: "", stderr: String(e) }));
+  }
+  if (r.code !== 0) return `apt-get install ${missing.join(" ")} failed: ${r.stderr.slice(-300)}`;
+  return (await probe()) ? null : `${python} still cannot import torch after installing`;
+}
+
+/** Runs lib/tools/bench_torch.py with the same shapes and threads; its parsed JSON. */
+export async function runTorchBench(o: BenchOptions): Promise<Record<string, unknown>> {
+  const script = new URL("../tools/bench_torch.py", import.meta.url).pathname;
+  const t = String(o.threads);
+  const r = await _run(o.python, [
+    script,
+    "--threads",
+    t,
+    "--batches",
+    o.batches.join(","),
+    "--warmup",
+    String(o.warmup),
+    "--runs",
+    String(o.runs),
+    "--infer-rows",
+    String(o.inferRows),
+    "--corpus",
+    String(o.corpus),
+    "--rank-queries",
+    String(o.rankQueries),
+  ], { OMP_NUM_THREADS: t, OPENBLAS_NUM_THREADS: t, MKL_NUM_THREADS: t });
+  if (r.code !== 0) {
+    throw new Error(`bench: ${script} failed (exit ${r.code}): ${r.stderr.slice(-500)}`);
+  }
+  return JSON.parse(r.stdout.trim().split("\n").pop()!);
+}
+
+/** The table as text: one row per measurement with the `ours / PyTorch` ratio. */
+export function benchTable(res: BenchResult): string {
+  const head = ["measure", "unit", "ours", "PyTorch", "ours / PyTorch"];
+  const fmt = (x: number | null) =>
+    x === null ? "n/a" : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
+  const lines = res.rows.map((r) => [
+    r.name,
+    r.unit + (r.higherIsBetter ? "" : " (lower is better)"),
+    fmt(r.ours),
+    fmt(r.theirs),
+    formatRatio(r.ratio),
+  ]);
+  const w = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const row = (l: string[]) =>
+    l.map((c, i) => (i >= 2 ? c.padStart(w[i]) : c.padEnd(w[i]))).join("  ");
+  return [row(head), w.map((n) => "-".repeat(n)).join("  "), ...lines.map(row)].join("\n");
+}
+
+/** Runs both sides, prints nothing, writes the JSON to `o.out` (atomically) and returns it. */
+export async function runBench(o: BenchOptions): Promise<BenchResult> {
+  const load0 = _loadavg();
+  const workers = dataParallelWorkers(o.threads);
+  const ours: Record<string, unknown> = { backend: tf.getBackend(), workers, train: {} };
+  const rows: BenchRow[] = [];
+  const train = ours.train as Record<string, unknown>;
+  for (const b of o.batches) {
+    o.log(`bench: ours, training at batch ${b} with ${workers} worker(s)…`);
+    train[String(b)] = await benchTrainDataParallel(b, workers, o);
+  }
+  ours.trainPeakRssMB = peakRssMB();
+  const extra: Record<string, unknown> = {};
+  if (!o.quick) {
+    const b = o.batches[o.batches.length - 1];
+    if (workers !== 1) {
+      o.log(`bench: ours, training at batch ${b} with 1 worker (scaling)…`);
+      extra[`dp1_${b}`] = await benchTrainDataParallel(b, 1, { warmup: 1, runs: 3 });
+    }
+    o.log(`bench: ours, training at batch ${b}, stock tfjs autodiff step, 1 thread…`);
+    extra[`autodiff_${b}`] = await benchTrainAutodiff(b, { warmup: 1, runs: 3 });
+  }
+  ours.extra = extra;
+  o.log(`bench: ours, inference (${o.inferRows} rows)…`);
+  ours.infer = await benchInference(o.inferRows, workers, o);
+  o.log(`bench: ours, ranking (${o.rankQueries} queries × ${o.corpus} corpus)…`);
+  ours.rank = await benchRanking(o.corpus, o.rankQueries, o);
+  ours.peakRssMB = peakRssMB();
+
+  let torch: Record<string, unknown> | null = null;
+  let torchNote: string | undefined;
+  if (o.torch) {
+    const why = await ensureTorch(o.python, o.install, o.log);
+    if (why) {
+      torchNote = why;
+      o.log(`bench: no PyTorch comparison: ${why}`);
+    } else {
+      o.log(`bench: PyTorch, the same work with ${o.threads} thread(s)…`);
+      try {
+        torch = await runTorchBench(o);
+      } catch (e) {
+        torchNote = (e as Error).message;
+        o.log(torchNote);
+      }
+    }
+  } else {
+    torchNote = "skipped (--no-torch)";
+  }
+  // deno-lint-ignore no-explicit-any
+  const th = torch as any;
+  const add = (name: string, unit: string, ours: number, theirs: number | null, hib = true) =>
+    rows.push({
+      name,
+      unit,
+      ours,
+      theirs,
+      ratio: theirs ? ours / theirs : null,
+      higherIsBetter: hib,
+    });
+  for (const b of o.batches) {
+    // deno-lint-ignore no-explicit-any
+    const r = train[String(b)] as any;
+    add(
+      `train b${b} (${r.workers} workers)`,
+      "samples/s",
+      r.samplesPerSec,
+      th?.train?.[String(b)]?.samplesPerSec ?? null,
+    );
+  }
+  for (const [k, v] of Object.entries(extra)) {
+    const b = Number(k.split("_")[1]);
+    const label = k.startsWith("dp1") ? "1 worker" : "stock autodiff, 1 thread";
+    add(
+      `train b${b} (${label})`,
+      "samples/s",
+      (v as { samplesPerSec: number }).samplesPerSec,
+      th?.train?.[String(b)]?.samplesPerSec ?? null,
+    );
+  }
+  // deno-lint-ignore no-explicit-any
+  const inf = ours.infer as any, rk = ours.rank as any;
+  add(
+    `inference (${o.inferRows} rows)`,
+    "queries/s",
+    inf.queriesPerSec,
+    th?.infer?.queriesPerSec ?? null,
+  );
+  add(
+    `ranking (${o.corpus} corpus)`,
+    "queries/s",
+    rk.queriesPerSec,
+    th?.rank?.queriesPerSec ?? null,
+  );
+  add(
+    "peak memory, training",
+    "MB",
+    ours.trainPeakRssMB as number,
+    th?.trainPeakRssMB ?? null,
+    false,
+  );
+  const res: BenchResult = {
+    date: new Date().toISOString(),
+    machine: {
+      cpus: navigator.hardwareConcurrency ?? 0,
+      loadavg: load0,
+      loadavgEnd: _loadavg(),
+      deno: Deno.version.deno,
+    },
+    settings: {
+      threads: o.threads,
+      runs: o.runs,
+      warmup: o.warmup,
+      batches: o.batches,
+      inferRows: o.inferRows,
+      corpus: o.corpus,
+      rankQueries: o.rankQueries,
+      quick: o.quick,
+      shapes: "SPEC §2 defaults: d=256, P=512, H=2048, K=4, dropout 0.2",
+    },
+    ours,
+    torch,
+    ...(torchNote ? { torchNote } : {}),
+    rows,
+  };
+  await writeFileAtomic(o.out, JSON.stringify(res, null, 2) + "\n");
+  return res;
+}

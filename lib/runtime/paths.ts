@@ -1,0 +1,42 @@
+/**
+ * Where things live in the repository, resolved from this file so that notebooks (run from
+ * `notebooks/`), tasks (run from the root) and tests agree.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+
+/** Absolute path of the repository root. */
+export const ROOT: string = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
+/**
+ * Absolute path of `figures/`, where every figure is written (`ADAFUSE_FIGURES_DIR` moves it,
+ * e.g. for tests).
+ */
+export const FIGURES_DIR: string = Deno.env.get("ADAFUSE_FIGURES_DIR") ?? `${ROOT}/figures`;
+/** Absolute path of `data/`, holding the paper's reference numbers. */
+export const DATA_DIR: string = `${ROOT}/data`;
+/**
+ * Where generated data, training runs and evaluation results are cached: `data/` unless
+ * `ADAFUSE_CACHE_DIR` says otherwise (caches go to its `cache/` and `runs/` subfolders).
+ */
+export const CACHE_DIR: string = Deno.env.get("ADAFUSE_CACHE_DIR") ?? DATA_DIR;
+/** Absolute path of `notebooks/`. */
+export const NOTEBOOKS_DIR: string = `${ROOT}/notebooks`;
+
+/**
+ * Writes `bytes` (or text) to `path` atomically: a temporary file in the same folder, then a
+ * rename, so that readers never see a half-written file.
+ */
+export async function writeFileAtomic(path: string, content: Uint8Array | string): Promise<void> {
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  await Deno.mkdir(dir, { recursive: true });
+  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    if (typeof content === "string") await Deno.writeTextFile(tmp, content);
+    else await Deno.writeFile(tmp, content);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}

@@ -1,0 +1,366 @@
+/**
+ * The training recipe as data: every value of SPEC §3 is a field of {@linkcode TrainConfig},
+ * with the reference's value in {@linkcode defaultTrainConfig}, a faster preset for this
+ * project's synthetic data in {@linkcode reproTrainConfig}, loading from JSON and `key=value`
+ * overrides, and a stable hash that names a run.
+ *
+ * @module
+ */
+import { DEFAULT_FUSION_CONFIG, type FusionConfig, fusionConfig } from "../model/config.ts";
+import { BENCHMARK_SPLITS } from "../data/bundle.ts";
+import { stableJson } from "../data/synthetic/config.ts";
+
+/** Model sizes of a training config; the logit scale is set by the recipe's own fields. */
+export type TrainModelConfig = Omit<FusionConfig, "learnableScale" | "logitScaleInit">;
+
+/** Every knob of a training run. */
+export interface TrainConfig {
+  /** Seed of everything random: initial weights, rounds, shuffling, dropout. */
+  seed: number;
+  /** Peak learning rate of AdamW (5e-5), reached at the end of warm-up. */
+  lr: number;
+  /** AdamW β1 (0.9). */
+  beta1: number;
+  /** AdamW β2 (0.999). */
+  beta2: number;
+  /** AdamW eps (1e-8). */
+  eps: number;
+  /** Decoupled weight decay (0.05), applied to every parameter as in the reference. */
+  weightDecay: number;
+  /** Epochs (50): one pass over the training dialogues, one random round of each. */
+  epochs: number;
+  /** Epochs of linear warm-up (5) before the cosine decay; 5 of 50 = 10% of the updates. */
+  warmupEpochs: number;
+  /** Gradient clipping at this global L2 norm (3.0). */
+  clipNorm: number;
+  /** Micro-batch size (128): the InfoNCE negatives are the other pairs of the micro-batch. */
+  batchSize: number;
+  /**
+   * Micro-batches whose gradients are averaged into one update (16). A last incomplete group
+   * at the end of an epoch still makes one update (its average).
+   */
+  accumulate: number;
+  /** InfoNCE temperature (0.07): the frozen logit scale is `1/temperature`. */
+  temperature: number;
+  /** Whether the logit scale is trained (false, as in the reference). */
+  learnableScale: boolean;
+  /** Initial logit scale `s` when it is learned (50). */
+  learnableScaleInit: number;
+  /** Name of the bundle split trained on (`train`). */
+  trainSplit: string;
+  /**
+   * Name of the split used for model selection (`val`). Never a benchmark split: the reference
+   * selects on its test set, this project refuses to.
+   */
+  valSplit: string;
+  /** Evaluate on `valSplit` every this many epochs (and after the last). */
+  evalEvery: number;
+  /**
+   * Selection metric: `meanCumulativeHits` is the cumulative Hits@`valK` (ChatIR protocol)
+   * averaged over rounds 0..R−1, computed with lib/model/ranking.ts.
+   */
+  valMetric: "meanCumulativeHits";
+  /** The K of the selection metric (10). */
+  valK: number;
+  /** Train on at most this many dialogues (the first ones of the split); null: all. */
+  maxTrainDialogues: number | null;
+  /** Select on at most this many validation dialogues (the first ones); null: all. */
+  maxValDialogues: number | null;
+  /** Write one `log.jsonl` line every this many updates. */
+  logEvery: number;
+  /**
+   * How gradients are computed (`parallel`):
+   * - `autodiff`: `tf.variableGrads` through {@linkcode FusionHead.apply} on the main thread,
+   *   any backend, dropout masks from `tf.dropout`;
+   * - `parallel`: lib/train/parallel/trainer.ts's hand-written backward pass, the batch split over
+   *   `workers` Deno workers (each with its own wasm replica), gradients all-reduced in shared
+   *   memory, the exact full-batch InfoNCE; dropout masks are a hash of (seed, site, row,
+   *   column). The same recipe, but other dropout masks, so other numbers than `autodiff`.
+   *   It runs on the wasm backend only: on any other backend training falls back to
+   *   `autodiff` and says so in its log.
+   */
+  engine: TrainEngine;
+  /**
+   * Worker threads of the `parallel` engine (`auto`): a count in [0, 64], 0 meaning the
+   * hand-written step on the main thread, or `auto` = `navigator.hardwareConcurrency` capped
+   * at 4 (the `ADAFUSE_TRAIN_WORKERS` environment variable overrides `auto`). The parallel
+   * engine's numbers do not depend on it (up to float rounding, < 1e-6), so it is not part of
+   * the config hash. Ignored by `autodiff`.
+   */
+  workers: number | "auto";
+  /** Sizes of the fusion head (SPEC §2). */
+  model: TrainModelConfig;
+}
+
+/** The training engines; see {@linkcode TrainConfig.engine}. */
+export type TrainEngine = "autodiff" | "parallel";
+
+/** The engines {@linkcode TrainConfig.engine} accepts. */
+export const TRAIN_ENGINES: readonly TrainEngine[] = Object.freeze(["autodiff", "parallel"]);
+
+const _MODEL: TrainModelConfig = (() => {
+  const { learnableScale: _l, logitScaleInit: _s, ...rest } = DEFAULT_FUSION_CONFIG;
+  return rest;
+})();
+
+/** The reference recipe of SPEC §3, value for value. */
+export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
+  seed: 0,
+  lr: 5e-5,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  weightDecay: 0.05,
+  epochs: 50,
+  warmupEpochs: 5,
+  clipNorm: 3.0,
+  batchSize: 128,
+  accumulate: 16,
+  temperature: 0.07,
+  learnableScale: false,
+  learnableScaleInit: 50,
+  trainSplit: "train",
+  valSplit: "val",
+  evalEvery: 1,
+  valMetric: "meanCumulativeHits" as const,
+  valK: 10,
+  maxTrainDialogues: null,
+  maxValDialogues: null,
+  logEvery: 1,
+  engine: "parallel" as TrainEngine,
+  workers: "auto" as number | "auto",
+  model: Object.freeze({ ..._MODEL }) as TrainModelConfig,
+});
+
+/**
+ * The preset the notebooks train with on the default synthetic data (20,000 training
+ * dialogues), sized for about 15 minutes on a 2-core machine with the wasm backend, where the
+ * full-size head trains at roughly 100-200 samples/s (the reference recipe would take 1.5-3
+ * hours). It changes these recipe values, nothing else:
+ * - `epochs` 50 → 6 and `warmupEpochs` 5 → 0.6 (the same 10% warm-up share): 6 passes of
+ *   20,000 dialogues are about 120,000 samples, what fits in the time;
+ * - `accumulate` 16 → 2: eight times as many updates per epoch (156 micro-batches of 128 make
+ *   78 updates), so the 6 epochs make about as many updates (6 × 78 = 468) as the recipe's
+ *   50 × 10 = 500, at the same learning rate;
+ * - `evalEvery` 1 → 2 and `maxValDialogues` null → 500: selection ranks 11 rounds of val
+ *   queries against the whole corpus, so it runs every other epoch (and after the last) on
+ *   the first 500 val dialogues.
+ */
+export const reproTrainConfig: Readonly<TrainConfig> = Object.freeze({
+  ...defaultTrainConfig,
+  epochs: 6,
+  warmupEpochs: 0.6,
+  accumulate: 2,
+  evalEvery: 2,
+  maxValDialogues: 500,
+});
+
+/** The named presets: `default` (the reference recipe) and `repro`. */
+export const TRAIN_PRESETS: Readonly<Record<string, Readonly<TrainConfig>>> = Object.freeze({
+  default: defaultTrainConfig,
+  repro: reproTrainConfig,
+});
+
+/** Split names that are benchmarks (test sets) and therefore never used for selection. */
+const _TEST_SPLITS: readonly string[] = [...BENCHMARK_SPLITS, "test"];
+
+function _fail(what: string): never {
+  throw new Error(`train_config.ts: ${what}`);
+}
+
+/**
+ * Checks a full config; throws naming the field, what is wrong and the fix. Unknown keys (at
+ * the top level or in `model`) are errors.
+ */
+export function validateTrainConfig(c: TrainConfig): void {
+  _checkKeys(c as unknown as Record<string, unknown>, defaultTrainConfig, "");
+  const posInt = ["epochs", "batchSize", "accumulate", "evalEvery", "valK", "logEvery"] as const;
+  for (const k of posInt) {
+    if (!Number.isSafeInteger(c[k]) || c[k] < 1) {
+      _fail(`${k} must be a positive integer, got ${c[k]}`);
+    }
+  }
+  if (!Number.isSafeInteger(c.seed)) _fail(`seed must be an integer, got ${c.seed}`);
+  if (!(c.lr > 0)) _fail(`lr must be > 0, got ${c.lr}`);
+  if (!(c.beta1 >= 0 && c.beta1 < 1 && c.beta2 >= 0 && c.beta2 < 1)) {
+    _fail(`beta1/beta2 must lie in [0, 1), got ${c.beta1}/${c.beta2}`);
+  }
+  if (!(c.eps >= 0) || !(c.weightDecay >= 0)) _fail("eps and weightDecay must be >= 0");
+  if (!(c.warmupEpochs >= 0 && c.warmupEpochs <= c.epochs)) {
+    _fail(`warmupEpochs must lie in [0, epochs=${c.epochs}], got ${c.warmupEpochs}`);
+  }
+  if (!(c.clipNorm > 0)) _fail(`clipNorm must be > 0, got ${c.clipNorm}`);
+  if (c.batchSize < 2) _fail("batchSize must be at least 2 (InfoNCE needs negatives)");
+  if (!(c.temperature > 0)) _fail(`temperature must be > 0, got ${c.temperature}`);
+  if (!(c.learnableScaleInit > 0)) _fail("learnableScaleInit must be > 0 (the scale, not its log)");
+  if (typeof c.learnableScale !== "boolean") _fail("learnableScale must be true or false");
+  if (c.valMetric !== "meanCumulativeHits") {
+    _fail(`valMetric '${c.valMetric}' is unknown; use meanCumulativeHits`);
+  }
+  for (const k of ["maxTrainDialogues", "maxValDialogues"] as const) {
+    const v = c[k];
+    if (v !== null && (!Number.isSafeInteger(v) || v < 1)) {
+      _fail(`${k} must be null (all) or a positive integer, got ${v}`);
+    }
+  }
+  if (typeof c.trainSplit !== "string" || typeof c.valSplit !== "string") {
+    _fail("trainSplit and valSplit must be split names");
+  }
+  if (_TEST_SPLITS.includes(c.valSplit)) {
+    _fail(
+      `valSplit '${c.valSplit}' is a benchmark (test) split; model selection on a test set is ` +
+        "what the reference does and this project does not: use a validation split such as 'val'",
+    );
+  }
+  if (_TEST_SPLITS.includes(c.trainSplit)) {
+    _fail(`trainSplit '${c.trainSplit}' is a benchmark (test) split; train on 'train'`);
+  }
+  if (c.valSplit === c.trainSplit) {
+    _fail(`valSplit and trainSplit are both '${c.valSplit}'; select on held-out data`);
+  }
+  if (!TRAIN_ENGINES.includes(c.engine)) {
+    _fail(`engine '${c.engine}' is unknown; use one of ${TRAIN_ENGINES.join(", ")}`);
+  }
+  if (
+    c.workers !== "auto" && (!Number.isSafeInteger(c.workers) || c.workers < 0 || c.workers > 64)
+  ) {
+    _fail(`workers must be 'auto' or an integer in [0, 64] (0: main thread), got ${c.workers}`);
+  }
+  modelConfigOf(c); // checks the sizes
+}
+
+function _checkKeys(o: Record<string, unknown>, ref: object, prefix: string): void {
+  if (!o || typeof o !== "object" || Array.isArray(o)) {
+    _fail(`'${prefix || "config"}' must be an object`);
+  }
+  for (const k of Object.keys(o)) {
+    if (!(k in ref)) {
+      const hint = prefix === "model." && (k === "learnableScale" || k === "logitScaleInit")
+        ? `; set the top-level learnableScale / temperature / learnableScaleInit instead`
+        : `; known keys: ${Object.keys(ref).join(", ")}`;
+      _fail(`unknown key '${prefix}${k}'${hint}`);
+    }
+    const r = (ref as Record<string, unknown>)[k];
+    if (r && typeof r === "object") {
+      _checkKeys(o[k] as Record<string, unknown>, r, `${prefix}${k}.`);
+    }
+  }
+}
+
+/** The full fusion-head config a training config builds (logit scale from the recipe). */
+export function modelConfigOf(c: TrainConfig): FusionConfig {
+  return fusionConfig({
+    ...c.model,
+    learnableScale: c.learnableScale,
+    logitScaleInit: c.learnableScale ? c.learnableScaleInit : 1 / c.temperature,
+  });
+}
+
+/** A deep copy of `base` with `patch` merged in (nested objects merged key by key), checked. */
+export function mergeTrainConfig(
+  base: Readonly<TrainConfig>,
+  patch: Record<string, unknown>,
+): TrainConfig {
+  const out = structuredClone(base) as unknown as Record<string, unknown>;
+  _checkKeys(patch, defaultTrainConfig, "");
+  for (const [k, v] of Object.entries(patch)) {
+    if (v && typeof v === "object" && !Array.isArray(v) && out[k] && typeof out[k] === "object") {
+      out[k] = { ...(out[k] as object), ...(v as object) };
+    } else out[k] = v;
+  }
+  const c = out as unknown as TrainConfig;
+  validateTrainConfig(c);
+  return c;
+}
+
+/**
+ * Applies `key=value` overrides: nested keys with dots (`model.hidden=256`), the value parsed
+ * as JSON when it parses (`5e-5`, `true`, `null`, `"x"`) and taken as a string otherwise
+ * (`valSplit=val2`). A value whose type differs from the field's is an error.
+ */
+export function applyTrainOverrides(base: Readonly<TrainConfig>, sets: string[]): TrainConfig {
+  const patch: Record<string, unknown> = {};
+  for (const s of sets) {
+    const eq = s.indexOf("=");
+    if (eq <= 0) _fail(`override '${s}' must look like key=value (e.g. epochs=10)`);
+    const path = s.slice(0, eq).trim().split(".");
+    const raw = s.slice(eq + 1).trim();
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      value = raw;
+    }
+    let ref: unknown = defaultTrainConfig;
+    let tgt = patch;
+    for (let i = 0; i < path.length; i++) {
+      const k = path[i];
+      if (!ref || typeof ref !== "object" || !(k in (ref as object))) {
+        _fail(`override '${s}': unknown key '${path.slice(0, i + 1).join(".")}'`);
+      }
+      ref = (ref as Record<string, unknown>)[k];
+      if (i < path.length - 1) {
+        tgt = (tgt[k] ??= {}) as Record<string, unknown>;
+      } else {
+        const nullable = k === "maxTrainDialogues" || k === "maxValDialogues";
+        if (
+          !(nullable && (value === null || typeof value === "number")) &&
+          !(k === "workers" && path.length === 1 && typeof value === "number") && ref !== null &&
+          typeof ref !== typeof value
+        ) {
+          _fail(
+            `override '${s}': ${path.join(".")} takes a ${typeof ref}, got ${
+              JSON.stringify(value)
+            }`,
+          );
+        }
+        tgt[k] = value;
+      }
+    }
+  }
+  const merged = structuredClone(base) as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(patch)) {
+    merged[k] = v && typeof v === "object" ? { ...(merged[k] as object), ...(v as object) } : v;
+  }
+  const c = merged as unknown as TrainConfig;
+  validateTrainConfig(c);
+  return c;
+}
+
+/**
+ * Reads a config from a JSON file: either a full/partial config object merged over a preset
+ * (`{"preset": "repro", "epochs": 8}`; the preset defaults to `default`).
+ */
+export async function loadTrainConfig(path: string): Promise<TrainConfig> {
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    throw new Error(`train_config.ts: cannot read config file ${path}: ${(e as Error).message}`);
+  }
+  const { preset = "default", ...rest } = json;
+  const base = TRAIN_PRESETS[preset as string];
+  if (!base) {
+    _fail(
+      `${path}: preset '${preset}' is unknown; use one of ${Object.keys(TRAIN_PRESETS).join(", ")}`,
+    );
+  }
+  try {
+    return mergeTrainConfig(base, rest);
+  } catch (e) {
+    throw new Error(`${(e as Error).message} (in ${path})`);
+  }
+}
+
+/**
+ * SHA-256 (hex) of the config's stable JSON: two runs with equal hashes train the same way.
+ * `workers` is left out (the parallel engine's numbers do not depend on it), and so is
+ * `engine` when it is `autodiff`, so that a config hashes as it did before the field existed.
+ */
+export async function trainConfigHash(c: TrainConfig): Promise<string> {
+  const { workers: _w, engine, ...rest } = c;
+  const keyed = (engine ?? "autodiff") === "autodiff" ? rest : { ...rest, engine };
+  const bytes = new TextEncoder().encode(stableJson(keyed));
+  const h = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(h, (b) => b.toString(16).padStart(2, "0")).join("");
+}

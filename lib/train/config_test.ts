@@ -1,0 +1,116 @@
+import { assert } from "../testing/assert.ts";
+import {
+  applyTrainOverrides,
+  defaultTrainConfig,
+  loadTrainConfig,
+  modelConfigOf,
+  reproTrainConfig,
+  trainConfigHash,
+  validateTrainConfig,
+} from "./config.ts";
+import { parameterCount } from "../model/config.ts";
+
+Deno.test("defaultTrainConfig is the SPEC §3 recipe", () => {
+  const c = defaultTrainConfig;
+  assert.deepEqual(
+    [c.lr, c.beta1, c.beta2, c.eps, c.weightDecay, c.epochs, c.warmupEpochs, c.clipNorm],
+    [5e-5, 0.9, 0.999, 1e-8, 0.05, 50, 5, 3.0],
+  );
+  assert.deepEqual([c.batchSize, c.accumulate, c.temperature, c.learnableScale], [
+    128,
+    16,
+    0.07,
+    false,
+  ]);
+  assert.equal(c.trainSplit, "train");
+  assert.equal(c.valSplit, "val");
+  const m = modelConfigOf(c);
+  assert.equal(m.logitScaleInit, 1 / 0.07);
+  assert.equal(parameterCount(m), 11_812_614);
+  assert.equal(modelConfigOf({ ...c, learnableScale: true }).logitScaleInit, 50);
+  validateTrainConfig(structuredClone(c));
+  validateTrainConfig(structuredClone(reproTrainConfig));
+});
+
+Deno.test("key=value overrides: nested keys, JSON values, strings, errors", () => {
+  const c = applyTrainOverrides(defaultTrainConfig, [
+    "epochs=3",
+    "warmupEpochs=1",
+    "lr=1e-3",
+    "model.hidden=64",
+    "learnableScale=true",
+    "valSplit=val2",
+    "maxTrainDialogues=100",
+  ]);
+  assert.equal(c.epochs, 3);
+  assert.equal(c.lr, 1e-3);
+  assert.equal(c.model.hidden, 64);
+  assert.equal(c.model.proj, 512, "sibling model keys kept");
+  assert.equal(c.learnableScale, true);
+  assert.equal(c.valSplit, "val2");
+  assert.equal(c.maxTrainDialogues, 100);
+  assert.equal(defaultTrainConfig.epochs, 50, "the preset is not modified");
+  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["epoch=3"]), /unknown key 'epoch'/);
+  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["model.hiden=3"]), /model\.hiden/);
+  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["epochs"]), /key=value/);
+  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["epochs=abc"]), /takes a number/);
+  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["epochs=0"]), /positive integer/);
+  assert.throws(
+    () => applyTrainOverrides(defaultTrainConfig, ["model.learnableScale=true"]),
+    /unknown/,
+  );
+});
+
+Deno.test("selection on a benchmark split is refused", () => {
+  for (const s of ["visdial", "chatgpt_blip2", "human_blip2", "flan_alpaca_xxl_blip2", "test"]) {
+    assert.throws(() => applyTrainOverrides(defaultTrainConfig, [`valSplit=${s}`]), /benchmark/);
+  }
+  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["valSplit=train"]), /held-out/);
+});
+
+Deno.test("config files merge over a preset; unknown keys name the key; hash is stable", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/a.json`,
+      JSON.stringify({ preset: "repro", epochs: 7, model: { hidden: 128 } }),
+    );
+    const c = await loadTrainConfig(`${dir}/a.json`);
+    assert.equal(c.epochs, 7);
+    assert.equal(c.accumulate, reproTrainConfig.accumulate);
+    assert.equal(c.model.hidden, 128);
+    await Deno.writeTextFile(`${dir}/b.json`, JSON.stringify({ batchsize: 3 }));
+    await assert.rejects(
+      () => loadTrainConfig(`${dir}/b.json`),
+      /unknown key 'batchsize'.*b\.json/,
+    );
+    const h1 = await trainConfigHash(c);
+    const h2 = await trainConfigHash(structuredClone(c));
+    assert.equal(h1, h2);
+    assert.notEqual(h1, await trainConfigHash({ ...c, seed: 1 }));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("engine and workers: defaults, overrides, errors, and what the hash keeps", async () => {
+  assert.equal(defaultTrainConfig.engine, "parallel");
+  assert.equal(defaultTrainConfig.workers, "auto");
+  assert.equal(reproTrainConfig.engine, "parallel");
+  const c = applyTrainOverrides(defaultTrainConfig, ["engine=autodiff", "workers=3"]);
+  assert.deepEqual([c.engine, c.workers], ["autodiff", 3]);
+  assert.equal(applyTrainOverrides(c, ["workers=auto"]).workers, "auto");
+  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["engine=fast"]), /engine 'fast'/);
+  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["workers=-1"]), /workers must/);
+  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["workers=2.5"]), /workers must/);
+  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["workers=many"]), /workers must/);
+  const base = structuredClone(defaultTrainConfig);
+  const h = await trainConfigHash(base);
+  assert.equal(await trainConfigHash({ ...base, workers: 0 }), h, "workers is not hashed");
+  const auto = await trainConfigHash({ ...base, engine: "autodiff" });
+  assert.notEqual(auto, h, "the engine is hashed");
+  assert.equal(await trainConfigHash({ ...base, engine: "autodiff", workers: 2 }), auto);
+  // an autodiff config hashes as before the fields existed (runs on disk keep their identity)
+  const { engine: _e, workers: _w, ...old } = base;
+  assert.equal(auto, await trainConfigHash(old as typeof base));
+});

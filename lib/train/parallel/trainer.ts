@@ -1,0 +1,542 @@
+/**
+ * Data-parallel training of the fusion head: N Deno workers, each with its own single-threaded
+ * wasm backend and a replica of the head, share every batch so that all cores work.
+ *
+ * The symmetric InfoNCE loss couples all rows of a batch (the logits are `Q·Tᵀ` over the whole
+ * batch), so the batch is not simply split. One micro-batch goes:
+ *
+ * 1. each worker runs the forward pass of its rows and keeps the activations; the main thread
+ *    gathers the fused queries `Q` (`B × d`, small);
+ * 2. the main thread computes the loss of the whole batch and `dL/dQ` (lib/train/loss.ts), and sends
+ *    each worker the rows of `dL/dQ` that belong to it;
+ * 3. each worker back-propagates its rows and adds the parameter gradients to its sum.
+ *
+ * The gradient of the full-batch loss is the sum of the workers' gradients, exactly (up to
+ * float rounding). At {@linkcode DataParallelTrainer.update} the sums are reduced through
+ * shared memory, averaged over the micro-batches (gradient accumulation), clipped to the global
+ * norm, and every replica applies the same AdamW update (lib/train/adamw.ts) to its own copy, so the
+ * replicas stay identical and only gradients travel.
+ *
+ * Dropout masks are a hash of (seed, site, batch row, column) (lib/train/parallel/step.ts), so the result
+ * does not depend on the number of workers. With no workers (`workers: 0`) the same engine runs
+ * on the main thread, on whatever backend is current (e.g. webgpu).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { type AdamWOptions, type AdamWState, defaultAdamWOptions } from "../adamw.ts";
+import { infoNceLoss } from "../loss.ts";
+import { FusionHead, type StateDict } from "../../model/fusion_head.ts";
+import { type FusionConfig, fusionConfig, stateDictSpec } from "../../model/config.ts";
+import type { ReplicaParam } from "./replica.ts";
+import { ReplicaHost, type SharedBuffers } from "./shared.ts";
+import type { ShardStats } from "./step.ts";
+
+/** Options of {@linkcode DataParallelTrainer.create}. */
+export interface DataParallelOptions {
+  /**
+   * Worker threads: 0 runs on the main thread (any backend); `auto` (the default, overridden
+   * by `ADAFUSE_TRAIN_WORKERS`) uses one per core, up to 4, on wasm and 0 on other backends.
+   */
+  workers?: number | "auto";
+  /** The head's config (overrides of the defaults). */
+  model?: Partial<FusionConfig>;
+  /** Initial weights (PyTorch layout); default `FusionHead.create(model, seed)`. */
+  stateDict?: StateDict;
+  /** Seed of the initial weights when no `stateDict` is given (default 0). */
+  seed?: number;
+  /** AdamW options; `noDecay` takes internal names (`text.b`, ...). */
+  adamw?: Partial<AdamWOptions>;
+  /** Clip the global gradient norm to this (default 3.0, the recipe's). */
+  clipNorm?: number;
+}
+
+/** One micro-batch: rows of `t`, `g` and their target embeddings `y`, all row-major. */
+export interface MicroBatch {
+  /** Text embeddings `rows × d`. */
+  t: Float32Array;
+  /** Generated-image embeddings `rows × d`. */
+  g: Float32Array;
+  /** Target image embeddings `rows × d`. */
+  y: Float32Array;
+  /** Rows in the micro-batch. */
+  rows: number;
+  /** Seed of the dropout masks; null for no dropout. */
+  seed: number | null;
+}
+
+/** What {@linkcode DataParallelTrainer.microBatch} returns. */
+export interface MicroBatchResult extends ShardStats {
+  /** The micro-batch's InfoNCE loss. */
+  loss: number;
+}
+
+/** What {@linkcode DataParallelTrainer.update} returns. */
+export interface UpdateResult {
+  /** Global gradient norm of the averaged gradients, before clipping. */
+  gradNorm: number;
+  /** Micro-batches averaged by this update. */
+  microBatches: number;
+}
+
+interface _Endpoint {
+  call(type: string, payload?: Record<string, unknown>, transfer?: Transferable[]): Promise<
+    // deno-lint-ignore no-explicit-any
+    any
+  >;
+  close(): void;
+}
+
+class _WorkerEndpoint implements _Endpoint {
+  #w: Worker;
+  #next = 0;
+  // deno-lint-ignore no-explicit-any
+  #pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+  #dead: Error | null = null;
+
+  constructor(index: number) {
+    this.#w = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
+    this.#w.onmessage = (e) => {
+      const p = this.#pending.get(e.data.id);
+      if (!p) return;
+      this.#pending.delete(e.data.id);
+      if (e.data.ok) p.resolve(e.data);
+      else p.reject(new Error(`data-parallel worker ${index}: ${e.data.message}`));
+    };
+    this.#w.onerror = (e) => {
+      e.preventDefault();
+      this.#dead = new Error(`data-parallel worker ${index} crashed: ${e.message}`);
+      for (const p of this.#pending.values()) p.reject(this.#dead);
+      this.#pending.clear();
+    };
+  }
+
+  // deno-lint-ignore no-explicit-any
+  call(type: string, payload = {}, transfer: Transferable[] = []): Promise<any> {
+    if (this.#dead) return Promise.reject(this.#dead);
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#w.postMessage({ id, type, ...payload }, transfer);
+    });
+  }
+
+  close(): void {
+    this.#w.terminate();
+    for (const p of this.#pending.values()) p.reject(new Error("data-parallel trainer disposed"));
+    this.#pending.clear();
+  }
+}
+
+class _LocalEndpoint implements _Endpoint {
+  #host = new ReplicaHost();
+
+  // deno-lint-ignore no-explicit-any
+  async call(type: string, m: Record<string, unknown> = {}): Promise<any> {
+    return (await this.#host.handle({ type, ...m }))[0];
+  }
+
+  close(): void {
+    this.#host.handle({ type: "dispose" });
+  }
+}
+
+/** The worker count for `opt` (see {@linkcode DataParallelOptions.workers}). */
+export function dataParallelWorkers(opt: number | "auto" = "auto"): number {
+  let n: number | "auto" = opt;
+  const env = Deno.env.get("ADAFUSE_TRAIN_WORKERS");
+  if (opt === "auto" && env !== undefined && env.trim() !== "") {
+    n = Number(env);
+    if (!Number.isInteger(n) || n < 0 || n > 64) {
+      throw new Error(`ADAFUSE_TRAIN_WORKERS=${env} is not a worker count; use 0 (none) to 64`);
+    }
+  }
+  if (n === "auto") {
+    return tf.getBackend() === "wasm" ? Math.min(4, navigator.hardwareConcurrency ?? 1) : 0;
+  }
+  if (!Number.isInteger(n) || n < 0 || n > 64) {
+    throw new Error(`data-parallel: workers must be an integer in [0, 64] or 'auto', got ${n}`);
+  }
+  return n;
+}
+
+/**
+ * Trains one fusion head on several cores; see the module documentation. Create with
+ * {@linkcode DataParallelTrainer.create}; free with {@linkcode DataParallelTrainer.dispose}.
+ */
+export class DataParallelTrainer {
+  /** The head's config. */
+  readonly config: FusionConfig;
+  /** Worker threads (0: main thread). */
+  readonly workers: number;
+  /** The trainable variables in gradient order. */
+  readonly params: ReplicaParam[];
+  /** Clip norm in use. */
+  readonly clipNorm: number;
+  /** AdamW hyper-parameters in use (`noDecay` in internal names). */
+  readonly adamw: AdamWOptions;
+  #ends: _Endpoint[];
+  #bufs: SharedBuffers;
+  #sum: Float32Array;
+  #m: Float32Array;
+  #v: Float32Array;
+  #slices: [number, number][];
+  #noDecay: [number, number][];
+  #logitScale: number;
+  #micro = 0;
+  #dLogitScale = 0;
+  #step = 0;
+  #busy = false;
+
+  private constructor(
+    config: FusionConfig,
+    workers: number,
+    params: ReplicaParam[],
+    clipNorm: number,
+    adamw: AdamWOptions,
+    ends: _Endpoint[],
+    bufs: SharedBuffers,
+    logitScale: number,
+  ) {
+    this.config = config;
+    this.workers = workers;
+    this.params = params;
+    this.clipNorm = clipNorm;
+    this.adamw = adamw;
+    this.#ends = ends;
+    this.#bufs = bufs;
+    this.#sum = new Float32Array(bufs.sum);
+    this.#m = new Float32Array(bufs.m);
+    this.#v = new Float32Array(bufs.v);
+    this.#logitScale = logitScale;
+    const total = this.#sum.length, n = ends.length;
+    this.#slices = Array.from(
+      { length: n },
+      (_, i) => [Math.floor((i * total) / n), Math.floor(((i + 1) * total) / n)],
+    );
+    const names = params.map((p) => p.name);
+    for (const nd of adamw.noDecay) {
+      if (!names.includes(nd)) {
+        throw new Error(
+          `data-parallel: adamw.noDecay names '${nd}', not a trainable parameter (${
+            names.join(", ")
+          })`,
+        );
+      }
+    }
+    this.#noDecay = [];
+    let o = 0;
+    for (const p of params) {
+      if (adamw.noDecay.includes(p.name)) this.#noDecay.push([o, o + p.size]);
+      o += p.size;
+    }
+  }
+
+  /** Starts the workers (or the main-thread replica) with the initial weights. */
+  static async create(opts: DataParallelOptions = {}): Promise<DataParallelTrainer> {
+    await tf.ready();
+    const config = fusionConfig(opts.model ?? {});
+    const clipNorm = opts.clipNorm ?? 3.0;
+    if (!(clipNorm > 0)) throw new Error(`data-parallel: clipNorm must be > 0, got ${clipNorm}`);
+    const adamw: AdamWOptions = { ...defaultAdamWOptions, ...(opts.adamw ?? {}) };
+    const workers = dataParallelWorkers(opts.workers ?? "auto");
+    let sd = opts.stateDict;
+    if (!sd) {
+      const h = FusionHead.create(config, opts.seed ?? 0);
+      sd = await h.toStateDict();
+      h.dispose();
+    }
+    const n = Math.max(1, workers);
+    const total = stateDictSpec(config)
+      .filter((s) => s.name !== "logit_scale" || config.learnableScale)
+      .reduce((a, s) => a + s.count, 0);
+    const mk = (): ArrayBufferLike =>
+      workers ? new SharedArrayBuffer(total * 4) : new ArrayBuffer(total * 4);
+    const bufs: SharedBuffers = {
+      grads: Array.from({ length: n }, mk),
+      sum: mk(),
+      weights: mk(),
+      m: mk(),
+      v: mk(),
+    };
+    const ends: _Endpoint[] = [];
+    for (let i = 0; i < n; i++) ends.push(workers ? new _WorkerEndpoint(i) : new _LocalEndpoint());
+    try {
+      const replies = await Promise.all(
+        ends.map((e, index) => e.call("init", { config, sd, index, buffers: bufs })),
+      );
+      return new DataParallelTrainer(
+        config,
+        workers,
+        replies[0].params as ReplicaParam[],
+        clipNorm,
+        adamw,
+        ends,
+        bufs,
+        sd["logit_scale"].data[0],
+      );
+    } catch (e) {
+      for (const x of ends) x.close();
+      throw e;
+    }
+  }
+
+  /** The InfoNCE scale `s = exp(logit_scale)` the loss uses now. */
+  get scale(): number {
+    return Math.exp(this.#logitScale);
+  }
+
+  /** Micro-batches accumulated since the last update. */
+  get pending(): number {
+    return this.#micro;
+  }
+
+  #enter(what: string): void {
+    if (this.#busy) {
+      throw new Error(`DataParallelTrainer.${what}: another call is running; await it first`);
+    }
+    if (this.#ends.length === 0) throw new Error(`DataParallelTrainer.${what}: used after dispose`);
+    this.#busy = true;
+  }
+
+  /**
+   * Forward and backward pass of one micro-batch over the workers; its gradients are added to
+   * the sums that the next {@linkcode DataParallelTrainer.update} averages.
+   */
+  async microBatch(b: MicroBatch): Promise<MicroBatchResult> {
+    this.#enter("microBatch");
+    try {
+      const d = this.config.dim, B = b.rows;
+      for (const [name, a] of [["t", b.t], ["g", b.g], ["y", b.y]] as const) {
+        if (a.length !== B * d) {
+          throw new Error(
+            `DataParallelTrainer.microBatch: ${name} has ${a.length} values, expected rows × d = ` +
+              `${B} × ${d}`,
+          );
+        }
+      }
+      if (B < 2) {
+        throw new Error("DataParallelTrainer.microBatch: a contrastive batch needs ≥ 2 rows");
+      }
+      const n = Math.min(this.#ends.length, B);
+      const bounds = Array.from({ length: n + 1 }, (_, i) => Math.floor((i * B) / n));
+      const fwd = await Promise.all(
+        this.#ends.slice(0, n).map((e, i) => {
+          const lo = bounds[i], hi = bounds[i + 1];
+          return e.call("forward", {
+            t: b.t.slice(lo * d, hi * d),
+            g: b.g.slice(lo * d, hi * d),
+            rows: hi - lo,
+            row0: lo,
+            seed: b.seed,
+          });
+        }),
+      );
+      const q = new Float32Array(B * d);
+      fwd.forEach((r, i) => q.set(r.q, bounds[i] * d));
+      const { loss, dq, dls } = await this.#lossGrad(q, b.y, B);
+      await Promise.all(
+        this.#ends.slice(0, n).map((e, i) => {
+          const part = dq.slice(bounds[i] * d, bounds[i + 1] * d);
+          return e.call("backward", { dq: part }, [part.buffer as ArrayBuffer]);
+        }),
+      );
+      this.#micro++;
+      this.#dLogitScale += dls;
+      const k = fwd[0].stats.pSum.length;
+      const out: MicroBatchResult = { loss, wSum: 0, w2Sum: 0, pSum: new Float32Array(k) };
+      for (const r of fwd) {
+        out.wSum += r.stats.wSum;
+        out.w2Sum += r.stats.w2Sum;
+        for (let j = 0; j < k; j++) out.pSum[j] += r.stats.pSum[j];
+      }
+      return out;
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #lossGrad(
+    qa: Float32Array,
+    ya: Float32Array,
+    B: number,
+  ): Promise<{ loss: number; dq: Float32Array; dls: number }> {
+    const d = this.config.dim;
+    const learn = this.config.learnableScale;
+    const [lt, dqt, dlt] = tf.tidy(() => {
+      const q = tf.tensor2d(qa, [B, d]), y = tf.tensor2d(ya, [B, d]);
+      const ls = tf.scalar(this.#logitScale);
+      const f = (qq: tf.Tensor, l: tf.Tensor) =>
+        infoNceLoss(qq as tf.Tensor2D, y, tf.exp(l) as tf.Scalar);
+      if (learn) {
+        const { value, grads } = tf.valueAndGrads(f)([q, ls]);
+        return [value, grads[0], grads[1]];
+      }
+      const { value, grad } = tf.valueAndGrad((qq: tf.Tensor) => f(qq, ls))(q);
+      return [value, grad, tf.scalar(0)];
+    });
+    try {
+      const [l, dq, dl] = await Promise.all([lt.data(), dqt.data(), dlt.data()]);
+      return { loss: l[0], dq: dq as Float32Array, dls: dl[0] };
+    } finally {
+      tf.dispose([lt, dqt, dlt]);
+    }
+  }
+
+  /**
+   * One optimizer update: averages the gradients of the micro-batches since the last update,
+   * clips them to the global norm {@linkcode DataParallelTrainer.clipNorm} (PyTorch's
+   * formula), and applies AdamW with learning rate `lr` on every replica.
+   */
+  async update(lr: number): Promise<UpdateResult> {
+    this.#enter("update");
+    try {
+      const m = this.#micro;
+      if (m === 0) throw new Error("DataParallelTrainer.update: no micro-batch since the last");
+      if (!Number.isFinite(lr)) throw new Error(`DataParallelTrainer.update: lr is ${lr}`);
+      await Promise.all(this.#ends.map((e) => e.call("take")));
+      const inv = 1 / m;
+      const parts = await Promise.all(
+        this.#ends.map((e, i) => {
+          const [lo, hi] = this.#slices[i];
+          return e.call("reduce", { lo, hi, inv });
+        }),
+      );
+      let ss = parts.reduce((a, r) => a + r.ss, 0);
+      let lsOffset = -1;
+      if (this.config.learnableScale) {
+        let o = 0;
+        for (const p of this.params) {
+          if (p.name === "logit_scale") lsOffset = o;
+          o += p.size;
+        }
+        const old = this.#sum[lsOffset];
+        const nv = (this.#sum[lsOffset] = old + this.#dLogitScale * inv);
+        ss += nv * nv - old * old;
+      }
+      const norm = Math.sqrt(ss);
+      const coef = Math.min(1, this.clipNorm / (norm + 1e-6));
+      const { noDecay: _, ...hyper } = this.adamw;
+      const args = { lr, step: ++this.#step, coef, opts: hyper, noDecay: this.#noDecay };
+      await Promise.all(
+        this.#ends.map((e, i) => {
+          const [lo, hi] = this.#slices[i];
+          return e.call("adam", { lo, hi, args });
+        }),
+      );
+      if (lsOffset >= 0) this.#logitScale = new Float32Array(this.#bufs.weights)[lsOffset];
+      this.#micro = 0;
+      this.#dLogitScale = 0;
+      return { gradNorm: norm, microBatches: m };
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /**
+   * Evaluation-mode fused queries of `count` rows (no dropout), the rows split over the
+   * workers, `chunk` rows per request: row-major `count × d`.
+   */
+  async fuse(t: Float32Array, g: Float32Array, count: number, chunk = 2048): Promise<Float32Array> {
+    this.#enter("fuse");
+    try {
+      const d = this.config.dim;
+      if (t.length !== count * d || g.length !== count * d) {
+        throw new Error(
+          `DataParallelTrainer.fuse: t and g must hold count × d = ${count} × ${d} values, got ` +
+            `${t.length} and ${g.length}`,
+        );
+      }
+      const out = new Float32Array(count * d);
+      let next = 0;
+      const loop = async (e: _Endpoint) => {
+        while (next < count) {
+          const lo = next, hi = Math.min(count, lo + chunk);
+          next = hi;
+          const r = await e.call("forward", {
+            t: t.slice(lo * d, hi * d),
+            g: g.slice(lo * d, hi * d),
+            rows: hi - lo,
+            row0: lo,
+            seed: null,
+            keep: false,
+          });
+          out.set(r.q, lo * d);
+        }
+      };
+      await Promise.all(this.#ends.map(loop));
+      return out;
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** One micro-batch and one update (no accumulation). */
+  async step(b: MicroBatch, lr: number): Promise<MicroBatchResult & UpdateResult> {
+    const r = await this.microBatch(b);
+    return { ...r, ...(await this.update(lr)) };
+  }
+
+  /** The current weights (from replica 0) as a reference `state_dict`. */
+  async stateDict(): Promise<StateDict> {
+    return (await this.#ends[0].call("state")).sd;
+  }
+
+  /** Replaces the weights of every replica. */
+  async loadStateDict(sd: StateDict): Promise<void> {
+    this.#enter("loadStateDict");
+    try {
+      await Promise.all(this.#ends.map((e) => e.call("load", { sd })));
+    } finally {
+      this.#busy = false;
+    }
+    this.#logitScale = sd["logit_scale"].data[0];
+  }
+
+  /** The AdamW state (moments per parameter, in {@linkcode DataParallelTrainer.params} order). */
+  exportOptimizer(): AdamWState {
+    const m: Float32Array[] = [], v: Float32Array[] = [];
+    let o = 0;
+    for (const p of this.params) {
+      m.push(this.#m.slice(o, o + p.size));
+      v.push(this.#v.slice(o, o + p.size));
+      o += p.size;
+    }
+    return { step: this.#step, m, v };
+  }
+
+  /** Restores an AdamW state written by {@linkcode DataParallelTrainer.exportOptimizer}. */
+  importOptimizer(state: AdamWState): void {
+    const n = this.params.length;
+    if (state.m.length !== n || state.v.length !== n) {
+      throw new Error(
+        `DataParallelTrainer.importOptimizer: ${state.m.length}/${state.v.length} moments for ` +
+          `${n} parameters; was it saved for another model config?`,
+      );
+    }
+    let o = 0;
+    this.params.forEach((p, i) => {
+      if (state.m[i].length !== p.size || state.v[i].length !== p.size) {
+        throw new Error(
+          `DataParallelTrainer.importOptimizer: moment ${i} has ${state.m[i].length} values, ` +
+            `parameter '${p.name}' ${p.size}`,
+        );
+      }
+      this.#m.set(state.m[i], o);
+      this.#v.set(state.v[i], o);
+      o += p.size;
+    });
+    this.#step = state.step;
+  }
+
+  /** A fresh {@linkcode FusionHead} on the current backend holding the current weights. */
+  async toHead(): Promise<FusionHead> {
+    return FusionHead.fromStateDict(await this.stateDict(), this.config);
+  }
+
+  /** Stops the workers and frees every replica. */
+  dispose(): void {
+    for (const e of this.#ends) e.close();
+    this.#ends = [];
+  }
+}

@@ -1,0 +1,186 @@
+import * as tf from "@tensorflow/tfjs";
+import { assert, assertClose } from "../../testing/assert.ts";
+import { initBackend } from "../../runtime/backend.ts";
+import { AdamW } from "../adamw.ts";
+import { clipByGlobalNorm } from "../clip.ts";
+import { infoNceLoss } from "../loss.ts";
+import { FusionHead, type StateDict } from "../../model/fusion_head.ts";
+import type { FusionConfig } from "../../model/config.ts";
+import { DataParallelTrainer, type MicroBatch } from "./trainer.ts";
+import { dropoutMultipliers, ShardStep } from "./step.ts";
+import { Rng } from "../../runtime/rng.ts";
+import { randomUnitRows as unitRows } from "../../eval/baselines.ts";
+
+const SMALL: Partial<FusionConfig> = { dim: 8, proj: 6, hidden: 12, experts: 3 };
+
+function _batch(seed: number, rows: number, d: number, dropSeed: number | null): MicroBatch {
+  const rng = new Rng(seed);
+  return {
+    t: unitRows(rng, rows, d),
+    g: unitRows(rng, rows, d),
+    y: unitRows(rng, rows, d),
+    rows,
+    seed: dropSeed,
+  };
+}
+
+function _maxDiff(a: StateDict, b: StateDict): number {
+  let m = 0;
+  for (const k of Object.keys(a)) {
+    const x = a[k].data, y = b[k].data;
+    for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
+  }
+  return m;
+}
+
+/** The single-process step as lib/train/loop.ts does it: autodiff, clip, AdamW (no dropout). */
+async function _referenceStep(
+  sd: StateDict,
+  cfg: Partial<FusionConfig>,
+  batches: MicroBatch[],
+  lr: number,
+): Promise<{ sd: StateDict; losses: number[]; norm: number }> {
+  const head = FusionHead.fromStateDict(sd, { ...cfg, dropout: 0 });
+  const vars = head.variables;
+  const opt = new AdamW(vars);
+  const d = head.config.dim;
+  let sum: tf.Tensor[] | null = null;
+  const losses: number[] = [];
+  for (const b of batches) {
+    const t = tf.tensor2d(b.t, [b.rows, d]), g = tf.tensor2d(b.g, [b.rows, d]);
+    const y = tf.tensor2d(b.y, [b.rows, d]);
+    const { value, grads } = tf.variableGrads(
+      () => infoNceLoss(head.apply(t, g, { training: false }).q, y, head.scale()),
+      vars,
+    );
+    losses.push((await value.data())[0]);
+    const gl = vars.map((v) => grads[v.name]);
+    if (sum === null) sum = gl;
+    else {
+      const prev: tf.Tensor[] = sum;
+      sum = prev.map((a, i) => tf.add(a, gl[i]));
+      tf.dispose([...prev, ...gl]);
+    }
+    tf.dispose([t, g, y, value]);
+  }
+  const mean = tf.tidy(() => sum!.map((a) => tf.div(a, batches.length)));
+  tf.dispose(sum!);
+  const { grads: clipped, norm } = await clipByGlobalNorm(mean, 3.0);
+  opt.step(clipped, lr);
+  tf.dispose([...mean, ...clipped]);
+  const out = await head.toStateDict();
+  opt.dispose();
+  head.dispose();
+  return { sd: out, losses, norm };
+}
+
+Deno.test("ShardStep's hand-written backward equals autodiff of the same forward (dropout masks included)", async () => {
+  await initBackend("wasm");
+  for (const variant of ["full", "gate_only", "moe_only"] as const) {
+    const before = tf.memory().numTensors;
+    const cfg = { ...SMALL, variant, dropout: 0.3 };
+    const head = FusionHead.create(cfg, 3);
+    const n = 5, d = 8;
+    const b = _batch(7, n, d, null);
+    const t = tf.tensor2d(b.t, [n, d]), g = tf.tensor2d(b.g, [n, d]), y = tf.tensor2d(b.y, [n, d]);
+    const widths = [6, 6, 12, 36, 8];
+    const masks = widths.map((w, s) => dropoutMultipliers(11, s, 0, n, w, 0.3));
+    const st = new ShardStep(head);
+    // reference: autodiff through the same masked forward (forward is plain tf ops)
+    const ref = tf.variableGrads(() => {
+      const tmp = new ShardStep(head);
+      const { q } = tmp.forward(t, g, masks);
+      const loss = infoNceLoss(q, y, head.scale());
+      tmp.dispose();
+      return loss;
+    }, head.variables);
+    const { q } = st.forward(t, g, masks);
+    const dq = tf.grad((qq: tf.Tensor) => infoNceLoss(qq as tf.Tensor2D, y, head.scale()))(q);
+    const mine = st.backward(dq as tf.Tensor2D);
+    for (let i = 0; i < head.variables.length; i++) {
+      const v = head.variables[i];
+      assertClose(
+        await mine[i].data(),
+        await ref.grads[v.name].data(),
+        2e-6,
+        `${variant} ${v.name}`,
+      );
+    }
+    tf.dispose([t, g, y, q, dq, ...mine, ref.value, ...Object.values(ref.grads)]);
+    head.dispose();
+    assert.equal(tf.memory().numTensors, before, `${variant}: tensors leaked`);
+  }
+});
+
+Deno.test("ShardStep without dropout matches FusionHead.apply in evaluation mode", async () => {
+  await initBackend("wasm");
+  const head = FusionHead.create(SMALL, 5);
+  const b = _batch(2, 4, 8, null);
+  const t = tf.tensor2d(b.t, [4, 8]), g = tf.tensor2d(b.g, [4, 8]);
+  const ref = head.apply(t, g, { training: false });
+  const st = new ShardStep(head);
+  const { q } = st.forward(t, g, null);
+  assertClose(await q.data(), await ref.q.data(), 1e-6, "q");
+  st.dispose();
+  tf.dispose([t, g, q, ref.q, ref.w, ref.p]);
+  head.dispose();
+});
+
+Deno.test("dropoutMultipliers: rows do not depend on the split, rate is respected", () => {
+  const all = dropoutMultipliers(42, 3, 0, 10, 500, 0.2);
+  const part = dropoutMultipliers(42, 3, 4, 3, 500, 0.2);
+  assert.deepEqual(part, all.subarray(4 * 500, 7 * 500));
+  const kept = all.filter((x) => x !== 0);
+  assert.ok(kept.every((x) => Math.abs(x - 1 / 0.8) < 1e-6));
+  const share = kept.length / all.length;
+  assert.ok(share > 0.77 && share < 0.83, `kept share ${share}`);
+  assert.notDeepEqual(dropoutMultipliers(42, 2, 0, 10, 500, 0.2), all);
+});
+
+Deno.test("one data-parallel update equals the single-process step (2 workers, accumulation 2)", async () => {
+  await initBackend("wasm");
+  const cfg = { ...SMALL, dropout: 0 };
+  const h = FusionHead.create(cfg, 1);
+  const sd = await h.toStateDict();
+  h.dispose();
+  const batches = [_batch(1, 7, 8, null), _batch(2, 7, 8, null)];
+  const ref = await _referenceStep(sd, cfg, batches, 1e-2);
+  for (const workers of [0, 2]) {
+    const dp = await DataParallelTrainer.create({ workers, model: cfg, stateDict: sd });
+    try {
+      const l0 = await dp.microBatch(batches[0]);
+      const l1 = await dp.microBatch(batches[1]);
+      assertClose([l0.loss, l1.loss], ref.losses, 1e-5, `losses (${workers} workers)`);
+      const u = await dp.update(1e-2);
+      assertClose(u.gradNorm, ref.norm, 1e-5 * Math.max(1, ref.norm), "grad norm");
+      const diff = _maxDiff(await dp.stateDict(), ref.sd);
+      assert.ok(diff < 1e-6, `${workers} workers: weights differ from the reference by ${diff}`);
+    } finally {
+      dp.dispose();
+    }
+  }
+});
+
+Deno.test("1, 2 and 3 workers give the same weights after two steps with dropout and clipping", async () => {
+  await initBackend("wasm");
+  const cfg = { ...SMALL, dropout: 0.2, learnableScale: true };
+  const results: StateDict[] = [];
+  for (const workers of [1, 2, 3]) {
+    const dp = await DataParallelTrainer.create({ workers, model: cfg, seed: 4, clipNorm: 0.05 });
+    try {
+      for (let s = 0; s < 2; s++) {
+        const r = await dp.step(_batch(10 + s, 9, 8, 100 + s), 1e-2);
+        assert.ok(r.gradNorm > 0.05, "the clip is exercised");
+        assert.ok(Number.isFinite(r.loss) && r.pSum.length === 3);
+      }
+      results.push(await dp.stateDict());
+    } finally {
+      dp.dispose();
+    }
+  }
+  assert.ok(results[0]["logit_scale"].data[0] !== Math.log(50), "the learnable scale moved");
+  for (const r of results.slice(1)) {
+    const diff = _maxDiff(r, results[0]);
+    assert.ok(diff < 1e-6, `weights differ across worker counts by ${diff}`);
+  }
+});
