@@ -38,3 +38,6 @@ export * from "./data/synthetic/generator.ts";
 export * from "./show/tables.ts";
 export * from "./train/loop.ts";
 export * from "./train/config.ts";
+export * from "./runtime/rows.ts";
+export * from "./data/benchmarks.ts";
+export { BENCHMARKS as PAPER_BENCHMARKS } from "./data/benchmarks.ts";

@@ -20,7 +20,7 @@ import { FusionHead } from "../model/fusion_head.ts";
 import { writeFileAtomic } from "../runtime/paths.ts";
 import { prepareCorpus, rankTargets } from "../model/ranking.ts";
 import { Rng } from "../runtime/rng.ts";
-import { randomUnitRows } from "../eval/baselines.ts";
+import { randomUnitRows } from "../runtime/rows.ts";
 
 /** Options of {@linkcode runBench}. */
 export interface BenchOptions {

@@ -1,6 +1,7 @@
 import { assert } from "../testing/assert.ts";
 import { initBackend } from "../runtime/backend.ts";
-import { normalizeRows, roundSlice } from "../eval/baselines.ts";
+import { roundSlice } from "../eval/baselines.ts";
+import { normalizeRows } from "../runtime/rows.ts";
 import { saveCheckpoint } from "../model/checkpoint.ts";
 import { FusionHead } from "../model/fusion_head.ts";
 import { writeBundle } from "../data/bundle.ts";

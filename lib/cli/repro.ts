@@ -12,7 +12,6 @@
  */
 import { initBackend } from "../runtime/backend.ts";
 import {
-  PAPER_BENCHMARKS,
   REPRO_DEFAULTS,
   type ReproConfig,
   reproData,
@@ -20,6 +19,7 @@ import {
   reproGate,
   reproTrain,
 } from "../paper/pipeline.ts";
+import { BENCHMARKS } from "../data/benchmarks.ts";
 import { parseArgs } from "./_args.ts";
 import { runNotebooks } from "./notebooks.ts";
 
@@ -70,13 +70,13 @@ export async function runRepro(
   const info = await initBackend();
   console.error(`repro: backend ${info.name} (${info.device})`);
   await step("data", () => reproData(config));
-  for (const b of PAPER_BENCHMARKS) {
+  for (const b of BENCHMARKS) {
     for (const m of ["chatir", "dar"] as const) {
       await step(`eval ${m} ${b}`, () => reproEval(config, b, m));
     }
   }
   await step("train", () => reproTrain(config));
-  for (const b of PAPER_BENCHMARKS) {
+  for (const b of BENCHMARKS) {
     await step(`eval adafuse ${b}`, () => reproEval(config, b, "adafuse"));
   }
   await step("gate samples", () => reproGate(config));

@@ -15,7 +15,7 @@
  * generated from it) and `target` is `[Q]`, 0-based corpus row indices. Array files are NumPy
  * `.npy` (float16/32/64 embeddings, int32/int64 targets) or `.safetensors` (one tensor, or a
  * tensor named like the key: `corpus`, `text`, `gen`, `target`). Split names: `train`, `val`,
- * and the benchmarks {@linkcode BENCHMARK_SPLITS}; others are allowed.
+ * and the benchmarks {@linkcode BENCHMARKS}; others are allowed.
  *
  * {@linkcode loadBundle} validates everything before returning. Embeddings are expected to be
  * L2-normalised; rows that are not (within 1e-2) are reported in `warnings`, not changed.
@@ -25,14 +25,7 @@
 import { encodeNpy, readNpy } from "./npy.ts";
 import { writeFileAtomic } from "../runtime/paths.ts";
 import { readSafetensors } from "./safetensors.ts";
-
-/** The four benchmark splits of the paper, in its order. */
-export const BENCHMARK_SPLITS: readonly string[] = [
-  "visdial",
-  "chatgpt_blip2",
-  "human_blip2",
-  "flan_alpaca_xxl_blip2",
-];
+import { BENCHMARKS } from "./benchmarks.ts";
 
 /** File names of one split in a manifest. */
 export interface ManifestSplit {
@@ -336,9 +329,9 @@ export function hasSplit(b: Bundle | Manifest, name: string): boolean {
   return name in b.splits;
 }
 
-/** The benchmark splits ({@linkcode BENCHMARK_SPLITS}) a bundle or manifest has, in order. */
+/** The benchmark splits ({@linkcode BENCHMARKS}) a bundle or manifest has, in order. */
 export function benchmarkSplits(b: Bundle | Manifest): string[] {
-  return BENCHMARK_SPLITS.filter((n) => n in b.splits);
+  return BENCHMARKS.filter((n) => n in b.splits);
 }
 
 /** What {@linkcode writeBundle} writes. */

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Rng } from "../runtime/rng.ts";
+import { normalizeRows } from "../runtime/rows.ts";
 import type { Bundle, Split } from "../data/bundle.ts";
 import { combineParts, type CorpusIndex, prepareCorpus, type ScorePart } from "../model/ranking.ts";
 
@@ -64,18 +64,6 @@ export function darWeights(round: number, s: DarSchedule = DAR_SCHEDULE): [numbe
   return round < s.switchRound ? s.early : s.late;
 }
 
-/** Row-wise L2 normalisation of `[rows, dim]` (zero rows stay zero). */
-export function normalizeRows(a: Float32Array, dim: number): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let o = 0; o < a.length; o += dim) {
-    let s = 0;
-    for (let k = 0; k < dim; k++) s += a[o + k] * a[o + k];
-    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
-    for (let k = 0; k < dim; k++) out[o + k] = a[o + k] * inv;
-  }
-  return out;
-}
-
 /** ChatIR: the text embedding alone. */
 export function chatirMethod(): QueryBuilder {
   return (t) => [{ queries: t }];
@@ -106,11 +94,6 @@ export function fusionMethod(
   fuse: (t: Float32Array, g: Float32Array, round: number) => Promise<Float32Array>,
 ): QueryBuilder {
   return async (t, g, r) => [{ queries: await fuse(t, g, r) }];
-}
-
-/** `count` standard-normal rows of width `dim` drawn from `rng`, each scaled to unit length. */
-export function randomUnitRows(rng: Rng, count: number, dim: number): Float32Array {
-  return normalizeRows(rng.fillNormal(new Float32Array(count * dim)), dim);
 }
 
 /** The cosine of each row pair of `a` and `b` (`[count, dim]` row-major). */

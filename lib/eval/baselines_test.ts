@@ -1,17 +1,10 @@
 import { assert, assertClose } from "../testing/assert.ts";
 import { initBackend } from "../runtime/backend.ts";
 import type { Bundle } from "../data/bundle.ts";
-import {
-  darWeights,
-  evaluateMethod,
-  fusionMethod,
-  normalizeRows,
-  randomUnitRows,
-  roundSlice,
-  rowCosines,
-} from "./baselines.ts";
+import { darWeights, evaluateMethod, fusionMethod, roundSlice, rowCosines } from "./baselines.ts";
 import { prepareCorpus } from "../model/ranking.ts";
 import { Rng } from "../runtime/rng.ts";
+import { normalizeRows, randomUnitRows } from "../runtime/rows.ts";
 
 await initBackend("wasm");
 

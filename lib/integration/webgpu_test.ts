@@ -16,7 +16,7 @@ import { infoNceLoss } from "../train/loss.ts";
 import { FusionHead, type StateDict } from "../model/fusion_head.ts";
 import { ShardStep } from "../train/parallel/step.ts";
 import { Rng } from "../runtime/rng.ts";
-import { randomUnitRows as unitRows } from "../eval/baselines.ts";
+import { randomUnitRows as unitRows } from "../runtime/rows.ts";
 import { readWeights, tinyTrainConfig, tinyTrainData } from "../testing/tiny_train_data.ts";
 import { prepareCorpus, rankTargets } from "../model/ranking.ts";
 import { train } from "../train/loop.ts";

@@ -13,7 +13,7 @@ import {
   stateDictSpec,
 } from "./config.ts";
 import { Rng } from "../runtime/rng.ts";
-import { randomUnitRows as unitRows } from "../eval/baselines.ts";
+import { randomUnitRows as unitRows } from "../runtime/rows.ts";
 
 await initBackend("wasm");
 

@@ -10,6 +10,7 @@ import { regressionLinear } from "d3-regression";
 import type { FigureSpec } from "../show/figures.ts";
 import { hitsCumulative } from "../eval/metrics.ts";
 import { Rng } from "../runtime/rng.ts";
+import { BENCHMARK_LABELS, isBenchmark } from "../data/benchmarks.ts";
 
 /** Method colours, the same in every figure. */
 export const METHOD_COLORS: Record<string, string> = {
@@ -25,14 +26,6 @@ export const METHOD_LABELS: Record<string, string> = {
   dar: "DAR (score fusion)",
   add: "t + g",
   adafuse: "ADaFuSE",
-};
-
-/** Display names of the benchmarks. */
-export const BENCHMARK_LABELS: Record<string, string> = {
-  visdial: "VisDial val",
-  chatgpt_blip2: "ChatGPT_BLIP2",
-  human_blip2: "Human_BLIP2",
-  flan_alpaca_xxl_blip2: "Flan-Alpaca-XXL_BLIP2",
 };
 
 /** Ranks of one method on one benchmark, `[count, rounds]` row-major. */
@@ -204,7 +197,9 @@ export function hitsFigure(
     grid: { rows: Math.ceil(panels.length / cols), columns: cols, pattern: "independent" },
     legend: { orientation: "h", y: -0.12 },
     annotations: panels.map((p, i) => ({
-      text: `(${"abcd"[i] ?? i}) ${BENCHMARK_LABELS[p.benchmark] ?? p.benchmark}`,
+      text: `(${"abcd"[i] ?? i}) ${
+        isBenchmark(p.benchmark) ? BENCHMARK_LABELS[p.benchmark] : p.benchmark
+      }`,
       showarrow: false,
       xref: `x${i === 0 ? "" : i + 1} domain`,
       yref: `y${i === 0 ? "" : i + 1} domain`,

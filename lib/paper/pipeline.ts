@@ -21,7 +21,7 @@ import { type EvalMethod, type EvalOutput, runEval } from "../eval/evaluate.ts";
 import { configFromArgs, parseTrainArgs, runTrain } from "../cli/train.ts";
 import { averageRankDrop, degradationRate } from "../eval/metrics.ts";
 import type { DegradationSeries, RankTable } from "./figures.ts";
-import { CACHE_DIR, writeFileAtomic } from "../runtime/paths.ts";
+import { CACHE_DIR, readJsonIfExists, writeFileAtomic } from "../runtime/paths.ts";
 import { Rng } from "../runtime/rng.ts";
 import { ensureSynthetic } from "../data/synthetic/generator.ts";
 import { trainConfigHash } from "../train/config.ts";
@@ -48,29 +48,12 @@ export const REPRO_DEFAULTS: Readonly<ReproConfig> = Object.freeze({
   trainSet: [],
 });
 
-/** The four benchmarks of Figure 3, in the paper's panel order. */
-export const PAPER_BENCHMARKS: readonly string[] = [
-  "visdial",
-  "chatgpt_blip2",
-  "human_blip2",
-  "flan_alpaca_xxl_blip2",
-];
-
 function _cfg(c: Partial<ReproConfig>): ReproConfig {
   return { ...REPRO_DEFAULTS, ...c, trainSet: [...(c.trainSet ?? REPRO_DEFAULTS.trainSet)] };
 }
 
 function _base(path: string): string {
   return path.replace(/\/+$/, "").replace(/^.*\//, "");
-}
-
-async function _readJson<T>(path: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await Deno.readTextFile(path)) as T;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
-    throw new Error(`${path}: unreadable cache file (${(e as Error).message}); delete it`);
-  }
 }
 
 /** The bundle folder: `config.data`, or the synthetic bundle (generated once, then cached). */
@@ -113,7 +96,7 @@ export async function reproTrain(config: Partial<ReproConfig> = {}): Promise<Tra
   const probe = await configFromArgs(parseTrainArgs(_trainArgv(c, data, "-")));
   const hash = (await trainConfigHash(probe)).slice(0, 8);
   const dir = `${CACHE_DIR}/runs/${_base(data)}--${c.trainPreset}-${hash}`;
-  const state = await _readJson<{ finished?: boolean }>(`${dir}/state.json`);
+  const state = await readJsonIfExists<{ finished?: boolean }>(`${dir}/state.json`);
   const argv = _trainArgv(c, data, dir);
   if (state && !state.finished) argv.push("--resume");
   await runTrain(argv);
@@ -140,7 +123,7 @@ export async function reproEval(
   const run = method === "adafuse" ? await reproTrain(c) : undefined;
   const tag = run ? `${method}--${_base(run.dir)}` : method;
   const out = `${CACHE_DIR}/cache/eval/${_base(data)}/${tag}/${benchmark}.json`;
-  const cached = await _readJson<EvalOutput>(out);
+  const cached = await readJsonIfExists<EvalOutput>(out);
   if (cached) return cached;
   await initBackend();
   console.error(`eval: ${method} on ${benchmark} (${_base(data)})`);
@@ -206,7 +189,7 @@ export async function reproGate(
   const out = `${CACHE_DIR}/cache/gate/${_base(data)}--${
     _base(run.dir)
   }-${split}-${n}-${c.seed}.json`;
-  const cached = await _readJson<GateSamples>(out);
+  const cached = await readJsonIfExists<GateSamples>(out);
   if (cached) return cached;
   await initBackend();
   const bundle = await loadBundle(data, { splits: [split] });

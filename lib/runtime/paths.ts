@@ -24,6 +24,19 @@ export const CACHE_DIR: string = Deno.env.get("ADAFUSE_CACHE_DIR") ?? DATA_DIR;
 export const NOTEBOOKS_DIR: string = `${ROOT}/notebooks`;
 
 /**
+ * The parsed JSON of `path`, or `undefined` when the file does not exist. A file that exists
+ * but does not parse is an error naming it and the fix (it is a cache or state file: delete it).
+ */
+export async function readJsonIfExists<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path)) as T;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw new Error(`${path}: unreadable JSON file (${(e as Error).message}); delete it`);
+  }
+}
+
+/**
  * Writes `bytes` (or text) to `path` atomically: a temporary file in the same folder, then a
  * rename, so that readers never see a half-written file.
  */

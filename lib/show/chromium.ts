@@ -18,7 +18,7 @@ const IDLE_CLOSE_MS = 20_000;
 type Json = any;
 
 /** A live headless browser with one page that has plotly.js loaded. */
-export class _PlotlyPage {
+export class PlotlyPage {
   #proc: Deno.ChildProcess;
   #ws: WebSocket;
   #session = "";
@@ -41,7 +41,7 @@ export class _PlotlyPage {
   }
 
   /** Starts Chromium and opens a page with plotly.js. */
-  static async launch(): Promise<_PlotlyPage> {
+  static async launch(): Promise<PlotlyPage> {
     const exe = CHROMIUM_CANDIDATES.find((p) => {
       try {
         return Deno.statSync(p).isFile;
@@ -89,7 +89,7 @@ export class _PlotlyPage {
       ws.onopen = () => ok();
       ws.onerror = () => err(new Error(`chromium: cannot connect to ${url}`));
     });
-    const page = new _PlotlyPage(proc, ws, profile);
+    const page = new PlotlyPage(proc, ws, profile);
     await page.#open();
     return page;
   }
@@ -183,14 +183,14 @@ async function _devtoolsUrl(proc: Deno.ChildProcess): Promise<string> {
   throw new Error(`chromium did not start:\n${seen.slice(-2000)}`);
 }
 
-let _shared: Promise<_PlotlyPage> | undefined;
+let _shared: Promise<PlotlyPage> | undefined;
 let _idle: number | undefined;
 
 /** The shared page, launched on first use and closed after {@linkcode IDLE_CLOSE_MS} idle. */
-export async function withPage<T>(fn: (p: _PlotlyPage) => Promise<T>): Promise<T> {
+export async function withPage<T>(fn: (p: PlotlyPage) => Promise<T>): Promise<T> {
   if (_idle !== undefined) clearTimeout(_idle);
-  _shared ??= _PlotlyPage.launch();
-  let page: _PlotlyPage;
+  _shared ??= PlotlyPage.launch();
+  let page: PlotlyPage;
   try {
     page = await _shared;
   } catch (e) {

@@ -7,8 +7,8 @@
  * @module
  */
 import { DEFAULT_FUSION_CONFIG, type FusionConfig, fusionConfig } from "../model/config.ts";
-import { BENCHMARK_SPLITS } from "../data/bundle.ts";
-import { stableJson } from "../data/synthetic/config.ts";
+import { BENCHMARKS } from "../data/benchmarks.ts";
+import { stableHash } from "../runtime/hash.ts";
 
 /** Model sizes of a training config; the logit scale is set by the recipe's own fields. */
 export type TrainModelConfig = Omit<FusionConfig, "learnableScale" | "logitScaleInit">;
@@ -162,7 +162,7 @@ export const TRAIN_PRESETS: Readonly<Record<string, Readonly<TrainConfig>>> = Ob
 });
 
 /** Split names that are benchmarks (test sets) and therefore never used for selection. */
-const _TEST_SPLITS: readonly string[] = [...BENCHMARK_SPLITS, "test"];
+const _TEST_SPLITS: readonly string[] = [...BENCHMARKS, "test"];
 
 function _fail(what: string): never {
   throw new Error(`train_config.ts: ${what}`);
@@ -357,10 +357,8 @@ export async function loadTrainConfig(path: string): Promise<TrainConfig> {
  * `workers` is left out (the parallel engine's numbers do not depend on it), and so is
  * `engine` when it is `autodiff`, so that a config hashes as it did before the field existed.
  */
-export async function trainConfigHash(c: TrainConfig): Promise<string> {
+export function trainConfigHash(c: TrainConfig): Promise<string> {
   const { workers: _w, engine, ...rest } = c;
   const keyed = (engine ?? "autodiff") === "autodiff" ? rest : { ...rest, engine };
-  const bytes = new TextEncoder().encode(stableJson(keyed));
-  const h = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(h, (b) => b.toString(16).padStart(2, "0")).join("");
+  return stableHash(keyed);
 }

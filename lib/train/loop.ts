@@ -32,7 +32,7 @@ import { AdamW, type AdamWState } from "./adamw.ts";
 import { clipByGlobalNorm } from "./clip.ts";
 import { infoNceLoss } from "./loss.ts";
 import { FusionHead, type StateDict } from "../model/fusion_head.ts";
-import { writeFileAtomic } from "../runtime/paths.ts";
+import { readJsonIfExists, writeFileAtomic } from "../runtime/paths.ts";
 import { type CorpusIndex, prepareCorpus, rankTargets } from "../model/ranking.ts";
 import { saveCheckpoint } from "../model/checkpoint.ts";
 import { Rng } from "../runtime/rng.ts";
@@ -237,15 +237,6 @@ function _dataSignature(data: TrainData, c: TrainConfig): string {
     (h >>> 0).toString(16);
 }
 
-async function _readJson<T>(path: string): Promise<T | null> {
-  try {
-    return JSON.parse(await Deno.readTextFile(path)) as T;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw new Error(`train.ts: cannot read ${path}: ${(e as Error).message}`);
-  }
-}
-
 function _saveModel(model: FusionHead, path: string, meta: Record<string, string>) {
   return saveCheckpoint(model, path, meta);
 }
@@ -426,7 +417,7 @@ export async function train(
   await Deno.mkdir(dir, { recursive: true });
   const hash = await trainConfigHash(c);
   const sig = _dataSignature(data, c);
-  const prev = await _readJson<_State>(paths.state);
+  const prev = await readJsonIfExists<_State>(paths.state);
   const result = (s: _State, cached: boolean): TrainResult => ({
     bestCheckpoint: s.bestMetric === null ? null : paths.best,
     bestEpoch: s.bestEpoch,

@@ -1,6 +1,5 @@
 /**
- * Configuration, presets and config hashing of the synthetic benchmark ({@link
- * ./synthetic.ts}). Every knob of the latent model is a field of {@linkcode SyntheticConfig}
+ * Configuration, presets and config hashing of the synthetic benchmark (generator.ts). Every knob of the latent model is a field of {@linkcode SyntheticConfig}
  * with a one-line doc; `lib/data/synthetic/generator.ts` explains what the model does with them.
  *
  * The per-round dialogue profiles of the four benchmarks ({@linkcode BENCHMARK_PROFILES}) are
@@ -11,6 +10,8 @@
  *
  * @module
  */
+import { type BenchmarkName } from "../benchmarks.ts";
+import { stableHash } from "../../runtime/hash.ts";
 
 /** How the dialogues of one benchmark behave round by round (rounds 1..10). */
 export interface DialogueProfile {
@@ -21,17 +22,6 @@ export interface DialogueProfile {
   /** Per round 1..10: words the round adds to the dialogue text. */
   words: number[];
 }
-
-/** The names of the four benchmark splits, in the paper's order. */
-export const BENCHMARKS = [
-  "visdial",
-  "chatgpt_blip2",
-  "human_blip2",
-  "flan_alpaca_xxl_blip2",
-] as const;
-
-/** One of {@linkcode BENCHMARKS}. */
-export type BenchmarkName = typeof BENCHMARKS[number];
 
 /**
  * Dialogue profiles measured from ChatIR's dialogue files (2,064 dialogues each): a question
@@ -308,21 +298,7 @@ export function validateConfig(cfg: SyntheticConfig): void {
   if (!cfg.profiles[cfg.trainProfile]) bad(`trainProfile '${cfg.trainProfile}' has no profile`);
 }
 
-/** JSON with object keys sorted at every level, so equal configs give equal strings. */
-export function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(",")}]`;
-  if (v && typeof v === "object") {
-    const o = v as Record<string, unknown>;
-    return `{${
-      Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`).join(",")
-    }}`;
-  }
-  return JSON.stringify(v);
-}
-
 /** SHA-256 (hex) of the stable JSON of the full config: the cache key of a generated bundle. */
-export async function configHash(cfg: SyntheticConfig): Promise<string> {
-  const bytes = new TextEncoder().encode(stableJson(cfg));
-  const h = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(h, (b) => b.toString(16).padStart(2, "0")).join("");
+export function configHash(cfg: SyntheticConfig): Promise<string> {
+  return stableHash(cfg);
 }

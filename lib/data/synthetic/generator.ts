@@ -68,8 +68,8 @@
 import { CACHE_DIR } from "../../runtime/paths.ts";
 import { writeBundle } from "../bundle.ts";
 import { Rng } from "../../runtime/rng.ts";
+import { BENCHMARKS } from "../benchmarks.ts";
 import {
-  BENCHMARKS,
   configHash,
   type DialogueProfile,
   type SyntheticConfig,

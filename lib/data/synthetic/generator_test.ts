@@ -1,10 +1,10 @@
+import { BENCHMARKS } from "../benchmarks.ts";
+import { stableJson } from "../../runtime/hash.ts";
 import { assert, assertClose } from "../../testing/assert.ts";
 import {
-  BENCHMARKS,
   configHash,
   ensureSyntheticBundle,
   generateSynthetic,
-  stableJson,
   syntheticConfig,
 } from "./generator.ts";
 import { loadBundle } from "../bundle.ts";

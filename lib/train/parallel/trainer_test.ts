@@ -9,7 +9,7 @@ import type { FusionConfig } from "../../model/config.ts";
 import { DataParallelTrainer, type MicroBatch } from "./trainer.ts";
 import { dropoutMultipliers, ShardStep } from "./step.ts";
 import { Rng } from "../../runtime/rng.ts";
-import { randomUnitRows as unitRows } from "../../eval/baselines.ts";
+import { randomUnitRows as unitRows } from "../../runtime/rows.ts";
 
 const SMALL: Partial<FusionConfig> = { dim: 8, proj: 6, hidden: 12, experts: 3 };
 
