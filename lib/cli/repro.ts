@@ -20,6 +20,7 @@ import {
   reproTrain,
 } from "../paper/pipeline.ts";
 import { BENCHMARKS } from "../data/benchmarks.ts";
+import { trainOverridesFromSets } from "../train/config.ts";
 import { parseArgs } from "./_args.ts";
 import { runNotebooks } from "./notebooks.ts";
 
@@ -45,7 +46,7 @@ export function parseReproArgs(
       preset: a.options.preset ?? REPRO_DEFAULTS.preset,
       data: a.options.data,
       trainPreset: a.options["train-preset"] ?? REPRO_DEFAULTS.trainPreset,
-      trainSet: a.repeated.set,
+      trainSet: trainOverridesFromSets(a.repeated.set),
     },
     notebooks: !a.flags["no-notebooks"],
     notebooksOut: a.options["notebooks-out"],
@@ -91,7 +92,7 @@ export async function runRepro(
     const isDefault = params.length === 4 && config.seed === REPRO_DEFAULTS.seed &&
       config.preset === REPRO_DEFAULTS.preset &&
       config.trainPreset === REPRO_DEFAULTS.trainPreset &&
-      config.trainSet.length === 0;
+      Object.keys(config.trainSet).length === 0;
     // 00 and 02 take no data config; the figure notebooks take the config as parameters
     await step("notebooks", async () => {
       await runNotebooks({ names: ["00", "02"], outDir: notebooksOut });

@@ -18,7 +18,7 @@ Deno.test("parseReproArgs reads the config and refuses unknown options", () => {
     preset: "small",
     data: undefined,
     trainPreset: "repro",
-    trainSet: ["lr=1e-4"],
+    trainSet: { lr: 1e-4 },
   });
   assert.equal(a.notebooks, true);
   assert.throws(() => parseReproArgs(["--seeds", "3"]), /unknown/);

@@ -13,16 +13,16 @@
  *
  * @module
  */
-import { type BackendName, initBackend } from "../runtime/backend.ts";
+import type { BackendName } from "../runtime/backend.ts";
 import { loadBundle } from "../data/bundle.ts";
-import { train, type TrainData, type TrainResult } from "../train/loop.ts";
+import type { TrainData, TrainResult } from "../train/loop.ts";
 import {
   applyTrainOverrides,
   loadTrainConfig,
   TRAIN_PRESETS,
   type TrainConfig,
-  trainConfigHash,
 } from "../train/config.ts";
+import { type CachedTrainRun, trainOnBundle } from "../train/run.ts";
 import { parseArgs } from "./_args.ts";
 
 /** Parsed command line of {@linkcode runTrain}. */
@@ -91,8 +91,8 @@ export async function configFromArgs(args: TrainArgs): Promise<TrainConfig> {
 }
 
 /**
- * Runs the command: builds the config, returns at once when `--out` holds the finished run of
- * the same config, otherwise starts the backend, loads the bundle and trains.
+ * Runs the command: builds the config and hands it to {@linkcode trainOnBundle} (which returns
+ * at once when `--out` holds the finished run of the same config).
  *
  * @param loadData how to load the two splits of `--data` (default: lib/data/bundle.ts's
  *   `loadBundle`).
@@ -101,32 +101,15 @@ export async function runTrain(
   argv: string[],
   loadData: (dir: string, splits: string[]) => Promise<TrainData> = (dir, splits) =>
     loadBundle(dir, { splits }),
-): Promise<TrainResult | { cached: true; configHash: string; outDir: string }> {
+): Promise<TrainResult | CachedTrainRun> {
   const args = parseTrainArgs(argv);
   const config = await configFromArgs(args);
-  const hash = await trainConfigHash(config);
-  try {
-    const st = JSON.parse(await Deno.readTextFile(`${args.out}/state.json`));
-    if (st.finished && st.configHash === hash) {
-      console.error(
-        `train: ${args.out} already holds the finished run of this config (hash ${
-          hash.slice(0, 12)
-        }, best val metric ${st.bestMetric} at epoch ${st.bestEpoch}); nothing to do`,
-      );
-      return { cached: true, configHash: hash, outDir: args.out };
-    }
-  } catch {
-    // no finished run there: train
-  }
-  const info = await initBackend(args.backend);
-  console.error(`train: backend ${info.name} (${info.device}); config hash ${hash.slice(0, 12)}`);
-  const data = await loadData(args.data, [config.trainSplit, config.valSplit]);
-  const res = await train(data, config, { outDir: args.out, resume: args.resume });
-  console.error(
-    `train: done; best val metric ${res.bestMetric.toFixed(4)} at epoch ${res.bestEpoch} → ` +
-      `${res.bestCheckpoint}`,
-  );
-  return res;
+  return await trainOnBundle(args.data, config, {
+    outDir: args.out,
+    resume: args.resume,
+    backend: args.backend,
+    loadData,
+  });
 }
 
 if (import.meta.main) {

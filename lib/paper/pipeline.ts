@@ -18,13 +18,18 @@ import { DAR_SCHEDULE, darWeights, rowCosines } from "../eval/baselines.ts";
 import { loadBundle } from "../data/bundle.ts";
 import { loadCheckpoint } from "../model/checkpoint.ts";
 import { type EvalMethod, type EvalOutput, runEval } from "../eval/evaluate.ts";
-import { configFromArgs, parseTrainArgs, runTrain } from "../cli/train.ts";
+import { trainOnBundle } from "../train/run.ts";
 import { averageRankDrop, degradationRate } from "../eval/metrics.ts";
 import type { DegradationSeries, RankTable } from "./figures.ts";
 import { CACHE_DIR, readJsonIfExists, writeFileAtomic } from "../runtime/paths.ts";
 import { Rng } from "../runtime/rng.ts";
 import { ensureSynthetic } from "../data/synthetic/generator.ts";
-import { trainConfigHash } from "../train/config.ts";
+import {
+  type TrainConfig,
+  trainConfig,
+  trainConfigHash,
+  type TrainOverrides,
+} from "../train/config.ts";
 
 /** What a reproduction runs on: the data, the training recipe, the seeds. */
 export interface ReproConfig {
@@ -36,8 +41,8 @@ export interface ReproConfig {
   data?: string;
   /** Training preset of lib/train/config.ts (`repro` fits the time here; `default` = SPEC). */
   trainPreset: string;
-  /** `key=value` overrides of the training config. */
-  trainSet: string[];
+  /** Fields of the training config to change (after the preset and the seed). */
+  trainSet: TrainOverrides;
 }
 
 /** The configuration `deno task repro` and the notebooks use unless told otherwise. */
@@ -45,11 +50,21 @@ export const REPRO_DEFAULTS: Readonly<ReproConfig> = Object.freeze({
   seed: 0,
   preset: "default",
   trainPreset: "repro",
-  trainSet: [],
+  trainSet: {},
 });
 
 function _cfg(c: Partial<ReproConfig>): ReproConfig {
-  return { ...REPRO_DEFAULTS, ...c, trainSet: [...(c.trainSet ?? REPRO_DEFAULTS.trainSet)] };
+  if (Array.isArray(c.trainSet)) {
+    throw new Error(
+      `trainSet is a typed partial training config now (e.g. {lr: 1e-4}), not "key=value" ` +
+        `strings: got ${JSON.stringify(c.trainSet)}`,
+    );
+  }
+  return {
+    ...REPRO_DEFAULTS,
+    ...c,
+    trainSet: structuredClone(c.trainSet ?? REPRO_DEFAULTS.trainSet),
+  };
 }
 
 function _base(path: string): string {
@@ -71,19 +86,10 @@ export interface TrainedRun {
   checkpoint: string;
 }
 
-/** The training command line of a reproduction config. */
-function _trainArgv(c: ReproConfig, data: string, out: string): string[] {
-  return [
-    "--data",
-    data,
-    "--out",
-    out,
-    "--preset",
-    c.trainPreset,
-    "--set",
-    `seed=${c.seed}`,
-    ...c.trainSet.flatMap((s) => ["--set", s]),
-  ];
+/** The training config of a reproduction config: its preset, its seed, then `trainSet`. */
+export function reproTrainingConfig(config: Partial<ReproConfig> = {}): TrainConfig {
+  const c = _cfg(config);
+  return trainConfig(c.trainPreset, { seed: c.seed, ...c.trainSet });
 }
 
 /**
@@ -93,13 +99,14 @@ function _trainArgv(c: ReproConfig, data: string, out: string): string[] {
 export async function reproTrain(config: Partial<ReproConfig> = {}): Promise<TrainedRun> {
   const c = _cfg(config);
   const data = await reproData(c);
-  const probe = await configFromArgs(parseTrainArgs(_trainArgv(c, data, "-")));
-  const hash = (await trainConfigHash(probe)).slice(0, 8);
+  const trainCfg = reproTrainingConfig(c);
+  const hash = (await trainConfigHash(trainCfg)).slice(0, 8);
   const dir = `${CACHE_DIR}/runs/${_base(data)}--${c.trainPreset}-${hash}`;
   const state = await readJsonIfExists<{ finished?: boolean }>(`${dir}/state.json`);
-  const argv = _trainArgv(c, data, dir);
-  if (state && !state.finished) argv.push("--resume");
-  await runTrain(argv);
+  await trainOnBundle(data, trainCfg, {
+    outDir: dir,
+    resume: state !== undefined && !state.finished,
+  });
   const checkpoint = `${dir}/best.safetensors`;
   try {
     await Deno.stat(checkpoint);

@@ -273,12 +273,31 @@ export function mergeTrainConfig(
   return c;
 }
 
+/** Fields to change in a preset: any top-level field, and any field of `model`. */
+export type TrainOverrides = Omit<Partial<TrainConfig>, "model"> & {
+  /** Fields of the head to change. */
+  model?: Partial<TrainConfig["model"]>;
+};
+
 /**
- * Applies `key=value` overrides: nested keys with dots (`model.hidden=256`), the value parsed
- * as JSON when it parses (`5e-5`, `true`, `null`, `"x"`) and taken as a string otherwise
- * (`valSplit=val2`). A value whose type differs from the field's is an error.
+ * The training config of preset `preset` (a key of {@linkcode TRAIN_PRESETS}) with `overrides`
+ * merged in (`model` field by field), checked: the one typed way to build a config.
  */
-export function applyTrainOverrides(base: Readonly<TrainConfig>, sets: string[]): TrainConfig {
+export function trainConfig(preset = "default", overrides: TrainOverrides = {}): TrainConfig {
+  const base = TRAIN_PRESETS[preset];
+  if (!base) {
+    _fail(`preset '${preset}' is unknown; use one of ${Object.keys(TRAIN_PRESETS).join(", ")}`);
+  }
+  return mergeTrainConfig(base, overrides as Record<string, unknown>);
+}
+
+/**
+ * Turns `key=value` strings (the `--set` of the CLIs) into {@linkcode TrainOverrides}: nested
+ * keys with dots (`model.hidden=256`), the value parsed as JSON when it parses (`5e-5`,
+ * `true`, `null`, `"x"`) and taken as a string otherwise (`valSplit=val2`). An unknown key, or
+ * a value whose type differs from the field's, is an error.
+ */
+export function trainOverridesFromSets(sets: readonly string[]): TrainOverrides {
   const patch: Record<string, unknown> = {};
   for (const s of sets) {
     const eq = s.indexOf("=");
@@ -318,13 +337,14 @@ export function applyTrainOverrides(base: Readonly<TrainConfig>, sets: string[])
       }
     }
   }
-  const merged = structuredClone(base) as unknown as Record<string, unknown>;
-  for (const [k, v] of Object.entries(patch)) {
-    merged[k] = v && typeof v === "object" ? { ...(merged[k] as object), ...(v as object) } : v;
-  }
-  const c = merged as unknown as TrainConfig;
-  validateTrainConfig(c);
-  return c;
+  return patch as TrainOverrides;
+}
+
+/**
+ * Applies `key=value` overrides ({@linkcode trainOverridesFromSets}) to `base`, checked.
+ */
+export function applyTrainOverrides(base: Readonly<TrainConfig>, sets: string[]): TrainConfig {
+  return mergeTrainConfig(base, trainOverridesFromSets(sets) as Record<string, unknown>);
 }
 
 /**

@@ -5,7 +5,10 @@ import {
   loadTrainConfig,
   modelConfigOf,
   reproTrainConfig,
+  TRAIN_PRESETS,
+  trainConfig,
   trainConfigHash,
+  trainOverridesFromSets,
   validateTrainConfig,
 } from "./config.ts";
 import { parameterCount } from "../model/config.ts";
@@ -113,4 +116,20 @@ Deno.test("engine and workers: defaults, overrides, errors, and what the hash ke
   // an autodiff config hashes as before the fields existed (runs on disk keep their identity)
   const { engine: _e, workers: _w, ...old } = base;
   assert.equal(auto, await trainConfigHash(old as typeof base));
+});
+
+Deno.test("trainConfig: preset plus typed overrides equals the same --set strings", async () => {
+  const typed = trainConfig("repro", { seed: 3, lr: 1e-4, model: { hidden: 64 } });
+  const sets = applyTrainOverrides(TRAIN_PRESETS.repro, ["seed=3", "lr=1e-4", "model.hidden=64"]);
+  assert.deepEqual(typed, sets);
+  assert.equal(await trainConfigHash(typed), await trainConfigHash(sets));
+  assert.equal(typed.model.proj, TRAIN_PRESETS.repro.model.proj); // model merged field by field
+  assert.deepEqual(trainConfig(), structuredClone(defaultTrainConfig));
+  assert.throws(() => trainConfig("fast"), /preset 'fast' is unknown; use one of default, repro/);
+  // deno-lint-ignore no-explicit-any
+  assert.throws(() => trainConfig("default", { epoch: 3 } as any), /epoch/);
+  assert.deepEqual(trainOverridesFromSets(["epochs=2", "model.experts=3"]), {
+    epochs: 2,
+    model: { experts: 3 },
+  });
 });

@@ -1,0 +1,108 @@
+/**
+ * The layout of lib/ (README "What is in it"): imports go down the pipeline stages only, and the
+ * notebooks' façade exports no private (`_`) name.
+ *
+ * Stages, lowest first: runtime ← data ← model ← train ← eval ← show ← paper ← bench ← cli. A
+ * file may import its own stage and lower ones. `testing/`, `integration/` and `tools/` may
+ * import anything; any test file may import `testing/`; nothing outside `cli/` imports `cli/`.
+ * A `_`-prefixed file is private to its folder.
+ *
+ * @module
+ */
+import { assert } from "./testing/assert.ts";
+import * as facade from "./mod.ts";
+
+/** The pipeline stages, lowest first. */
+const STAGES = ["runtime", "data", "model", "train", "eval", "show", "paper", "bench", "cli"];
+/** Folders outside the pipeline that may import any stage. */
+const FREE = ["testing", "integration", "tools"];
+
+const LIB = new URL("./", import.meta.url);
+
+/** Every `.ts` file under lib/, relative to lib/. */
+function libFiles(dir = LIB, rel = ""): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync(dir)) {
+    if (e.isDirectory) out.push(...libFiles(new URL(`${e.name}/`, dir), `${rel}${e.name}/`));
+    else if (e.name.endsWith(".ts")) out.push(`${rel}${e.name}`);
+  }
+  return out.sort();
+}
+
+/** The relative specifiers of `import`/`export … from`, `import(…)` and `new URL(…)`. */
+export function relativeImports(source: string): string[] {
+  const rx =
+    /(?:^|[\s;}])(?:import|export)\s[^;]*?\sfrom\s*["'](\.{1,2}\/[^"']+)["']|import\s*\(\s*["'](\.{1,2}\/[^"']+)["']|new URL\(\s*["'](\.{1,2}\/[^"']+\.ts)["']/g;
+  const out: string[] = [];
+  for (const m of source.matchAll(rx)) out.push(m[1] ?? m[2] ?? m[3]);
+  return out;
+}
+
+/** Why importing `to` from `from` (both relative to lib/) breaks the layout, or null. */
+export function layoutViolation(from: string, to: string): string | null {
+  const top = (p: string) => (p.includes("/") ? p.slice(0, p.indexOf("/")) : "");
+  const dir = (p: string) => p.slice(0, p.lastIndexOf("/") + 1);
+  const [a, b] = [top(from), top(to)];
+  const base = to.slice(to.lastIndexOf("/") + 1);
+  if (base.startsWith("_") && dir(from) !== dir(to)) {
+    return `${to} is private to ${dir(to) || "lib/"} (leading _)`;
+  }
+  if (b === "cli" && a !== "cli") return "nothing outside cli/ may import cli/";
+  if (FREE.includes(a)) return null;
+  if (b === "testing") {
+    return from.endsWith("_test.ts") ? null : "only tests may import testing/";
+  }
+  if (b === "integration" || b === "tools") return `nothing imports ${b}/`;
+  if (a === "" || b === "") {
+    // lib/mod.ts (the façade) and lib/layout_test.ts sit above every stage
+    return a === "" ? null : `${to} is above every stage`;
+  }
+  const [i, j] = [STAGES.indexOf(a), STAGES.indexOf(b)];
+  if (i < 0) return `${a}/ is not a known folder of lib/`;
+  if (j < 0) return `${b}/ is not a known folder of lib/`;
+  return j <= i ? null : `${a}/ may not import ${b}/ (stages: ${STAGES.join(" ← ")})`;
+}
+
+Deno.test("layout: every import goes down the pipeline stages", () => {
+  const bad: string[] = [];
+  let count = 0;
+  for (const file of libFiles()) {
+    const src = Deno.readTextFileSync(new URL(file, LIB));
+    for (const spec of relativeImports(src)) {
+      const target = new URL(spec, new URL(file, LIB)).href;
+      if (!target.startsWith(LIB.href)) continue; // e.g. node_modules
+      const to = target.slice(LIB.href.length);
+      count++;
+      const why = layoutViolation(file, to);
+      if (why) bad.push(`lib/${file} imports "${spec}": ${why}`);
+    }
+  }
+  assert.ok(count > 100, `found only ${count} imports; is the parser broken?`);
+  assert.deepEqual(bad, [], `imports against the layout:\n${bad.join("\n")}`);
+});
+
+Deno.test("layout: the rule itself, on hand-picked cases", () => {
+  assert.equal(layoutViolation("train/loop.ts", "model/fusion_head.ts"), null);
+  assert.equal(layoutViolation("train/parallel/trainer.ts", "train/parallel/worker.ts"), null);
+  assert.match(layoutViolation("model/ops.ts", "train/loss.ts")!, /model\/ may not import train\//);
+  assert.match(layoutViolation("paper/pipeline.ts", "cli/train.ts")!, /outside cli\//);
+  assert.match(layoutViolation("eval/x.ts", "model/_rank_chunk.ts")!, /private to model\//);
+  assert.equal(layoutViolation("model/ranking.ts", "model/_rank_chunk.ts"), null);
+  assert.equal(layoutViolation("data/npy_test.ts", "testing/assert.ts"), null);
+  assert.match(layoutViolation("data/npy.ts", "testing/assert.ts")!, /only tests/);
+  assert.equal(layoutViolation("integration/webgpu_test.ts", "train/parallel/step.ts"), null);
+  assert.deepEqual(
+    relativeImports(
+      'import { a } from "./a.ts";\nexport * from "../b.ts";\nimport type {\n  C,\n} from "./c.ts";\n' +
+        'await import("./d.ts");\nnew URL("./e.ts", import.meta.url);\nconst s = "from ./x.ts";',
+    ),
+    ["./a.ts", "../b.ts", "./c.ts", "./d.ts", "./e.ts"],
+  );
+});
+
+Deno.test("layout: mod.ts (the notebooks' façade) exports no _ name", () => {
+  const names = Object.keys(facade);
+  assert.ok(names.length > 10);
+  const priv = names.filter((n) => n.startsWith("_"));
+  assert.deepEqual(priv, [], `mod.ts exports private names: ${priv.join(", ")}`);
+});
