@@ -1,4 +1,7 @@
 /**
+ * lib/data/: the benchmark registry (benchmarks.ts), embedding bundles and their file formats
+ * (npy.ts, safetensors.ts), the synthetic benchmark (synthetic/). May import runtime/.
+ *
  * Embedding bundles: the precomputed embeddings every evaluation and training run reads.
  *
  * A bundle is a folder with `manifest.json`:

@@ -1,4 +1,8 @@
 /**
+ * lib/model/: the ADaFuSE head (this file: gate, router, experts), its config and parameter
+ * counts (config.ts), checkpoints, the matMul op and the ranking kernel (ranking.ts). May
+ * import runtime/ and data/.
+ *
  * The ADaFuSE fusion head (SPEC §2) in TensorFlow.js: parameters, PyTorch-like initialisation,
  * forward pass, and conversion to and from the PyTorch reference's `state_dict`.
  *

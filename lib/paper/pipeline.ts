@@ -1,4 +1,8 @@
 /**
+ * lib/paper/: the cached reproduction pipeline (this file), each paper figure's series and
+ * plotly spec (figures.ts) and the paper-vs-ours tables (tables.ts). May import runtime/ …
+ * show/.
+ *
  * The reproduction pipeline, step by step, with every step cached on disk so that notebooks,
  * `deno task repro` and `deno task figures` share the work: the data bundle (synthetic by
  * default), the trained head, each evaluation, and the gate samples of Figure 4.
@@ -54,6 +58,8 @@ export const REPRO_DEFAULTS: Readonly<ReproConfig> = Object.freeze({
 });
 
 function _cfg(c: Partial<ReproConfig>): ReproConfig {
+  // today's notebooks still pass `trainSet: [] as string[]`: an empty list means no overrides
+  if (Array.isArray(c.trainSet) && c.trainSet.length === 0) c = { ...c, trainSet: {} };
   if (Array.isArray(c.trainSet)) {
     throw new Error(
       `trainSet is a typed partial training config now (e.g. {lr: 1e-4}), not "key=value" ` +

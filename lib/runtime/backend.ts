@@ -1,4 +1,7 @@
 /**
+ * lib/runtime/ (the bottom stage): the tfjs backend, repository paths and atomic writes, the
+ * seeded Rng, unit rows, config hashing. Imports nothing of lib/.
+ *
  * TensorFlow.js backend selection.
  *
  * `wasm` (XNNPACK, SIMD, single-threaded) is the CPU default; `webgpu` is used when a real GPU

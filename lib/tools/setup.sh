@@ -1,4 +1,6 @@
 #!/bin/sh
+# lib/tools/: this script, the project-local Jupyter kernelspec (jupyter/, found through
+# JUPYTER_PATH), the Python helpers (run_notebook.py, bench_torch.py). Outside the import stages.
 # Sets up everything the project needs; idempotent and quick when already done.
 #   - npm dependencies (Deno itself, TensorFlow.js, plotly.js, arquero, d3-regression),
 #     pinned in package.json / package-lock.json, installed only when the lock changed;

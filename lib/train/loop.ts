@@ -1,5 +1,9 @@
 /**
- * Training the fusion head with the recipe of SPEC §3 ({@link ./train_config.ts}): symmetric
+ * lib/train/: the training recipe (config.ts), this loop, one run on a bundle (run.ts), loss,
+ * AdamW, clipping, schedule; parallel/ the data-parallel engine. May import runtime/, data/,
+ * model/.
+ *
+ * Training the fusion head with the recipe of SPEC §3 (config.ts): symmetric
  * InfoNCE, AdamW, cosine schedule with warm-up, gradient accumulation and clipping, one random
  * round per dialogue per epoch, model selection on a validation split, exact resume.
  *

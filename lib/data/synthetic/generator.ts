@@ -1,4 +1,7 @@
 /**
+ * lib/data/synthetic/: the synthetic benchmark's knobs and presets (config.ts) and generator
+ * (this file). May import runtime/ and data/.
+ *
  * The synthetic benchmark: a seeded latent model that stands in for the real BLIP embeddings of
  * COCO, VisDial and the three ChatIR dialogue benchmarks, which cannot be downloaded here.
  *

@@ -1,4 +1,7 @@
 /**
+ * lib/train/parallel/: the data-parallel engine (this file), its workers (worker.ts), replicas,
+ * hand-written step, shared memory and sliced AdamW. May import runtime/ … train/.
+ *
  * Data-parallel training of the fusion head: N Deno workers, each with its own single-threaded
  * wasm backend and a replica of the head, share every batch so that all cores work.
  *

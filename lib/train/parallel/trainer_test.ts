@@ -178,7 +178,9 @@ Deno.test("1, 2 and 3 workers give the same weights after two steps with dropout
       dp.dispose();
     }
   }
-  assert.ok(results[0]["logit_scale"].data[0] !== Math.log(50), "the learnable scale moved");
+  // the scale starts at log(50) (in float32); two AdamW steps at lr 1e-2 move it by about 0.02
+  const moved = Math.abs(results[0]["logit_scale"].data[0] - Math.log(50));
+  assert.ok(moved > 1e-3, `the learnable scale moved by only ${moved} from log(50)`);
   for (const r of results.slice(1)) {
     const diff = _maxDiff(r, results[0]);
     assert.ok(diff < 1e-6, `weights differ across worker counts by ${diff}`);
