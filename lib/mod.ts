@@ -11,7 +11,7 @@
 export * as aq from "arquero";
 
 // runtime: the backend, seeded randomness, unit rows
-export { type BackendName, initBackend } from "./runtime/backend.ts";
+export { type BackendInfo, type BackendName, initBackend } from "./runtime/backend.ts";
 export { Rng } from "./runtime/rng.ts";
 export { normalizeRows } from "./runtime/rows.ts";
 
@@ -29,20 +29,46 @@ export {
   BLIP_BASE_PARAMS,
   DEFAULT_FUSION_CONFIG,
   type FusionConfig,
+  type FusionVariant,
+  type ParamBlock,
   parameterCount,
   parameterShare,
   parameterTable,
 } from "./model/config.ts";
-export { FusionHead } from "./model/fusion_head.ts";
-export { fitDenseDemo } from "./model/demo.ts";
+export {
+  type ApplyOptions,
+  type FusedArrays,
+  FusionHead,
+  type FusionOutput,
+  type StateDict,
+  type StateTensor,
+} from "./model/fusion_head.ts";
+export { type DenseDemoConfig, type DenseDemoResult, fitDenseDemo } from "./model/demo.ts";
 
 // eval: results and paired statistics
 export type { EvalMethod, EvalOutput } from "./eval/evaluate.ts";
-export { pairedBootstrap, pairedMcNemar } from "./eval/stats.ts";
+export type { BaselineName } from "./eval/baselines.ts";
+// train: the types of a reproduction's `trainSet`
+export type { TrainConfig, TrainEngine, TrainModelConfig, TrainOverrides } from "./train/config.ts";
+export {
+  type BootstrapOptions,
+  type DiffCI,
+  type McNemarResult,
+  pairedBootstrap,
+  pairedMcNemar,
+  type PairedOptions,
+} from "./eval/stats.ts";
 
 // show: figures and tables in a notebook
-export { closeFigures, type FigureSpec, saveFigure } from "./show/figures.ts";
-export { showTable } from "./show/tables.ts";
+export {
+  closeFigures,
+  type FigureFiles,
+  type FigureSize,
+  type FigureSpec,
+  type SavedFigure,
+  saveFigure,
+} from "./show/figures.ts";
+export { showTable, type TableLike } from "./show/tables.ts";
 
 // paper: the cached pipeline, each figure's series and spec, paper-vs-ours tables
 export {
@@ -59,19 +85,16 @@ export {
   type TrainedRun,
 } from "./paper/pipeline.ts";
 export {
-  architectureFigure,
   degradationFigure,
   type DegradationSeries,
-  gateFigure,
-  hitsFigure,
-  type RankTable,
-} from "./paper/figures.ts";
+  fig1Comparison,
+} from "./paper/fig1_degradation.ts";
+export { architectureFigure, fig2Comparison } from "./paper/fig2_architecture.ts";
+export { fig3Comparison, hitsFigure } from "./paper/fig3_hits.ts";
+export { fig4Comparison, gateFigure, type Trend } from "./paper/fig4_gate.ts";
 export {
   type ComparisonRow,
-  fig1Comparison,
-  fig2Comparison,
-  fig3Comparison,
-  fig4Comparison,
   type PaperReference,
   paperReference,
-} from "./paper/tables.ts";
+  type RankTable,
+} from "./paper/reference.ts";

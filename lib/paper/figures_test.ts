@@ -1,5 +1,7 @@
 import { assert, assertClose } from "../testing/assert.ts";
-import { degradationFigure, fitTrend, gateFigure, hitsBand, hitsFigure } from "./figures.ts";
+import { degradationFigure } from "./fig1_degradation.ts";
+import { hitsBand, hitsFigure } from "./fig3_hits.ts";
+import { fitTrend, gateFigure } from "./fig4_gate.ts";
 
 Deno.test("fitTrend recovers a line and its R²", () => {
   const t = fitTrend([0, 1, 2, 3], [1, 3, 5, 7]);

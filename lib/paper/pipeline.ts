@@ -1,6 +1,7 @@
 /**
  * lib/paper/: the cached reproduction pipeline (this file), each paper figure's series and
- * plotly spec (figures.ts) and the paper-vs-ours tables (tables.ts). May import runtime/ …
+ * plotly spec and paper-vs-ours table (fig1_degradation.ts … fig4_gate.ts), the paper's
+ * reference numbers (reference.ts). May import runtime/ …
  * show/.
  *
  * The reproduction pipeline, step by step, with every step cached on disk so that notebooks,
@@ -24,7 +25,8 @@ import { loadCheckpoint } from "../model/checkpoint.ts";
 import { type EvalMethod, type EvalOutput, runEval } from "../eval/evaluate.ts";
 import { trainOnBundle } from "../train/run.ts";
 import { averageRankDrop, degradationRate } from "../eval/metrics.ts";
-import type { DegradationSeries, RankTable } from "./figures.ts";
+import type { DegradationSeries } from "./fig1_degradation.ts";
+import type { RankTable } from "./reference.ts";
 import { CACHE_DIR, readJsonIfExists, writeFileAtomic } from "../runtime/paths.ts";
 import { Rng } from "../runtime/rng.ts";
 import { ensureSynthetic } from "../data/synthetic/generator.ts";

@@ -1,5 +1,8 @@
 import { assert } from "../testing/assert.ts";
-import { fig1Comparison, fig2Comparison, fig3Comparison, fig4Comparison } from "./tables.ts";
+import { fig1Comparison } from "./fig1_degradation.ts";
+import { fig2Comparison } from "./fig2_architecture.ts";
+import { fig3Comparison } from "./fig3_hits.ts";
+import { fig4Comparison } from "./fig4_gate.ts";
 
 Deno.test("paper tables: the holds column follows our numbers, never the paper's", () => {
   assert.deepEqual(fig2Comparison().map((r) => r.holds), ["yes", "yes"]);

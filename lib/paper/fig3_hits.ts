@@ -1,0 +1,158 @@
+/**
+ * Figure 3 (notebook 03_hits_at_10): cumulative Hits@10 per round on the four benchmarks with
+ * bootstrap bands, and the paper-vs-ours table.
+ *
+ * @module
+ */
+import type { FigureSpec } from "../show/figures.ts";
+import { hitsCumulative } from "../eval/metrics.ts";
+import { pairedBootstrap } from "../eval/stats.ts";
+import { BENCHMARK_LABELS, isBenchmark } from "../data/benchmarks.ts";
+import {
+  type ComparisonRow,
+  fmt,
+  METHOD_COLORS,
+  METHOD_LABELS,
+  paperReference,
+  type RankTable,
+  yesNo,
+} from "./reference.ts";
+
+/**
+ * A percentile bootstrap band of one method's cumulative Hits@K per round: the paired bootstrap
+ * of lib/eval/stats.ts against a method that never hits (so the difference is the method's own
+ * Hits@K), dialogues resampled with replacement.
+ */
+export function hitsBand(
+  t: RankTable,
+  k = 10,
+  { replicates = 1000, level = 0.95, seed = 0 } = {},
+): { lo: number[]; hi: number[] } {
+  const never = new Int32Array(t.ranks.length).fill(k);
+  const ci = pairedBootstrap(t.ranks, never, t.count, t.rounds, { k, replicates, level, seed });
+  return { lo: ci.map((c) => c.lo), hi: ci.map((c) => c.hi) };
+}
+
+/** Figure 3: cumulative Hits@10 per round, one panel per benchmark, with bootstrap bands. */
+export function hitsFigure(
+  panels: { benchmark: string; methods: Record<string, RankTable> }[],
+  { k = 10, bands = true, reference }: {
+    k?: number;
+    bands?: boolean;
+    reference?: { benchmark: string; label: string; values: number[] };
+  } = {},
+): FigureSpec {
+  // deno-lint-ignore no-explicit-any
+  const data: Record<string, any>[] = [];
+  const cols = 2;
+  panels.forEach((p, i) => {
+    const ax = i === 0 ? "" : String(i + 1);
+    for (const [method, t] of Object.entries(p.methods)) {
+      const x = Array.from({ length: t.rounds }, (_, r) => r);
+      const y = hitsCumulative(t.ranks, t.count, t.rounds, k);
+      const color = METHOD_COLORS[method] ?? "#000";
+      if (bands) {
+        const { lo, hi } = hitsBand(t, k);
+        data.push({
+          type: "scatter",
+          x: [...x, ...x.slice().reverse()],
+          y: [...hi, ...lo.slice().reverse()],
+          fill: "toself",
+          fillcolor: color,
+          opacity: 0.18,
+          line: { width: 0 },
+          hoverinfo: "skip",
+          showlegend: false,
+          xaxis: `x${ax}`,
+          yaxis: `y${ax}`,
+        });
+      }
+      data.push({
+        type: "scatter",
+        mode: "lines+markers",
+        name: METHOD_LABELS[method] ?? method,
+        legendgroup: method,
+        showlegend: i === 0,
+        x,
+        y,
+        line: { color, width: 2 },
+        xaxis: `x${ax}`,
+        yaxis: `y${ax}`,
+        hovertemplate: `${METHOD_LABELS[method] ?? method}, round %{x}: %{y:.2f}<extra></extra>`,
+      });
+    }
+    if (reference && reference.benchmark === p.benchmark) {
+      data.push({
+        type: "scatter",
+        mode: "markers",
+        name: reference.label,
+        x: reference.values.map((_, r) => r),
+        y: reference.values,
+        marker: { symbol: "x", color: "#000", size: 7 },
+        xaxis: `x${ax}`,
+        yaxis: `y${ax}`,
+      });
+    }
+  });
+  // deno-lint-ignore no-explicit-any
+  const layout: Record<string, any> = {
+    title: { text: `Cumulative Hits@${k} per round` },
+    grid: { rows: Math.ceil(panels.length / cols), columns: cols, pattern: "independent" },
+    legend: { orientation: "h", y: -0.12 },
+    annotations: panels.map((p, i) => ({
+      text: `(${"abcd"[i] ?? i}) ${
+        isBenchmark(p.benchmark) ? BENCHMARK_LABELS[p.benchmark] : p.benchmark
+      }`,
+      showarrow: false,
+      xref: `x${i === 0 ? "" : i + 1} domain`,
+      yref: `y${i === 0 ? "" : i + 1} domain`,
+      x: 0.02,
+      y: 0.98,
+      xanchor: "left",
+      yanchor: "top",
+    })),
+    margin: { t: 60 },
+  };
+  panels.forEach((_, i) => {
+    const ax = i === 0 ? "" : String(i + 1);
+    layout[`xaxis${ax}`] = { title: { text: "round" }, dtick: 2 };
+    layout[`yaxis${ax}`] = { title: { text: `Hits@${k} (%)` } };
+  });
+  return { data, layout };
+}
+
+/**
+ * Figure 3: ChatIR on VisDial against the public reproduction, and ADaFuSE − DAR at rounds 0
+ * and 10 (cumulative Hits@10, percentage points).
+ */
+export function fig3Comparison(
+  chatirVisdial: number[],
+  adaMinusDar?: { round0: number; round10: number; ci10?: [number, number] },
+): ComparisonRow[] {
+  const ref = paperReference().fig3_hits_at_10;
+  const pub = ref.chatir_visdial_cumulative.value as number[];
+  const rows: ComparisonRow[] = pub.map((p, r) => ({
+    quantity: `ChatIR Hits@10 on VisDial, round ${r} (holds if within 5)`,
+    paper: fmt(p),
+    ours: fmt(chatirVisdial[r]),
+    holds: yesNo(Math.abs(chatirVisdial[r] - p) <= 5),
+  }));
+  if (adaMinusDar) {
+    rows.push(
+      {
+        quantity: "ADaFuSE − DAR on VisDial, round 0 (points; holds if ≥ 0)",
+        paper: `+${ref.adafuse_minus_dar_visdial_round0.value}`,
+        ours: `${adaMinusDar.round0 >= 0 ? "+" : ""}${fmt(adaMinusDar.round0)}`,
+        holds: yesNo(adaMinusDar.round0 >= 0),
+      },
+      {
+        quantity: "ADaFuSE − DAR on VisDial, round 10 (points, 95% CI; holds if > 0)",
+        paper: `+${ref.adafuse_minus_dar_visdial_round10.value} (no CI reported)`,
+        ours: `${adaMinusDar.round10 >= 0 ? "+" : ""}${fmt(adaMinusDar.round10)}` +
+          (adaMinusDar.ci10 ? ` [${fmt(adaMinusDar.ci10[0])}, ${fmt(adaMinusDar.ci10[1])}]` : ""),
+        holds: yesNo(adaMinusDar.round10 > 0),
+      },
+    );
+  }
+  return rows;
+}

@@ -1,0 +1,124 @@
+/**
+ * Figure 4 (notebook 04_gate_vs_cosine): the gate's image weight against `cos(t, g)` with its
+ * fitted trend and DAR's mean image weight, and the paper-vs-ours table.
+ *
+ * @module
+ */
+import { regressionLinear } from "d3-regression";
+import type { FigureSpec } from "../show/figures.ts";
+import { type ComparisonRow, fmt, METHOD_COLORS, paperReference, yesNo } from "./reference.ts";
+
+/** A fitted linear trend `y = a + b·x` and its R². */
+export interface Trend {
+  /** Intercept. */
+  intercept: number;
+  /** Slope. */
+  slope: number;
+  /** Coefficient of determination. */
+  rSquared: number;
+}
+
+/** Least-squares line through `(x, y)` (d3-regression). */
+export function fitTrend(x: ArrayLike<number>, y: ArrayLike<number>): Trend {
+  const pts = Array.from({ length: x.length }, (_, i) => [x[i], y[i]] as [number, number]);
+  // d3-regression returns the line as two points carrying a (slope), b (intercept), rSquared
+  const fit = regressionLinear()(pts) as unknown as { a: number; b: number; rSquared: number };
+  return { intercept: fit.b, slope: fit.a, rSquared: fit.rSquared };
+}
+
+/**
+ * Figure 4: the image weight `1 − w` against `cos(t, g)`, one point per (dialogue, round),
+ * with the fitted trend and DAR's mean image weight as a horizontal line.
+ */
+export function gateFigure(
+  cos: ArrayLike<number>,
+  imageWeight: ArrayLike<number>,
+  darMeanImageWeight: number,
+  title = "Image weight of the ADaFuSE gate against cos(t, g)",
+): { figure: FigureSpec; trend: Trend } {
+  const trend = fitTrend(cos, imageWeight);
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < cos.length; i++) {
+    lo = Math.min(lo, cos[i]);
+    hi = Math.max(hi, cos[i]);
+  }
+  const round4 = (v: number) => Math.round(v * 1e4) / 1e4;
+  return {
+    trend,
+    figure: {
+      data: [
+        {
+          type: "scattergl",
+          mode: "markers",
+          name: `(dialogue, round) pairs (${cos.length.toLocaleString("en")})`,
+          x: Array.from(cos, round4),
+          y: Array.from(imageWeight, round4),
+          marker: { size: 2, color: METHOD_COLORS.adafuse, opacity: 0.25 },
+          hoverinfo: "skip",
+        },
+        {
+          type: "scatter",
+          mode: "lines",
+          name: `fitted trend: ${trend.intercept.toFixed(3)} ${trend.slope < 0 ? "−" : "+"} ${
+            Math.abs(trend.slope).toFixed(3)
+          }·cos (R² = ${trend.rSquared.toFixed(3)})`,
+          x: [lo, hi],
+          y: [trend.intercept + trend.slope * lo, trend.intercept + trend.slope * hi],
+          line: { color: "#ff7f0e", width: 3 },
+        },
+        {
+          type: "scatter",
+          mode: "lines",
+          name: `DAR mean image weight (${darMeanImageWeight.toFixed(3)})`,
+          x: [lo, hi],
+          y: [darMeanImageWeight, darMeanImageWeight],
+          line: { color: METHOD_COLORS.dar, width: 2, dash: "dash" },
+        },
+      ],
+      layout: {
+        title: { text: title },
+        xaxis: { title: { text: "cos(t, g)" } },
+        yaxis: { title: { text: "image weight 1 − w" }, range: [0, 1] },
+        legend: { orientation: "h", y: -0.2 },
+      },
+    },
+  };
+}
+
+/** Figure 4: the gate's image weight against cos(t, g). */
+export function fig4Comparison(
+  imageWeight: ArrayLike<number>,
+  trend: Trend,
+  darMean: number,
+): ComparisonRow[] {
+  const ref = paperReference().fig4_gate;
+  const sorted = Float64Array.from(imageWeight).sort();
+  const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+  const mean = sorted.reduce((s, v) => s + v, 0) / sorted.length;
+  const [plo, phi] = ref.adafuse_image_weight_typical_range.value as number[];
+  const inside = sorted.filter((v) => v >= plo && v <= phi).length / sorted.length;
+  return [
+    {
+      quantity: "ADaFuSE image weight 1 − w, 25th-75th percentile (holds if most in range)",
+      paper: `mostly ${100 * plo}-${100 * phi}%`,
+      ours: `${fmt(100 * q(0.25), 1)}-${fmt(100 * q(0.75), 1)}% (${
+        fmt(100 * inside, 0)
+      }% of pairs in ${100 * plo}-${100 * phi}%)`,
+      holds: yesNo(inside >= 0.5),
+    },
+    {
+      quantity: "ADaFuSE mean image weight vs DAR's",
+      paper: `below DAR's ≈ ${100 * ref.dar_mean_image_weight.value}%`,
+      ours: `${fmt(100 * mean, 1)}% vs ${fmt(100 * darMean, 1)}%`,
+      holds: yesNo(mean < darMean),
+    },
+    {
+      quantity: "slope of 1 − w against cos(t, g)",
+      paper: "positive (rises with cos)",
+      ours: `${trend.slope >= 0 ? "+" : ""}${trend.slope.toFixed(3)} (R² ${
+        trend.rSquared.toFixed(3)
+      })`,
+      holds: yesNo(trend.slope > 0),
+    },
+  ];
+}
