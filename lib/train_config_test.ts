@@ -5,6 +5,7 @@ import {
   loadTrainConfig,
   modelConfigOf,
   reproTrainConfig,
+  TRAIN_PRESETS,
   trainConfigHash,
   validateTrainConfig,
 } from "./train_config.ts";
@@ -110,7 +111,34 @@ Deno.test("engine and workers: defaults, overrides, errors, and what the hash ke
   const auto = await trainConfigHash({ ...base, engine: "autodiff" });
   assert.notEqual(auto, h, "the engine is hashed");
   assert.equal(await trainConfigHash({ ...base, engine: "autodiff", workers: 2 }), auto);
-  // an autodiff config hashes as before the fields existed (runs on disk keep their identity)
+  // an autodiff config hashes as one without the fields
   const { engine: _e, workers: _w, ...old } = base;
   assert.equal(auto, await trainConfigHash(old as typeof base));
+});
+
+Deno.test("the full preset is the paper's recipe exactly; repro shortens it and keeps the rest", () => {
+  const f = TRAIN_PRESETS.full;
+  assert.equal(f.epochs, 50);
+  assert.equal(f.warmupEpochs, 5);
+  assert.equal(f.batchSize, 128);
+  assert.equal(f.accumulate, 16);
+  assert.equal(f.evalEvery, 1);
+  assert.equal(f.maxValDialogues, null);
+  assert.equal(f.maxTrainDialogues, null);
+  assert.deepEqual(f, TRAIN_PRESETS.default);
+  const r = TRAIN_PRESETS.repro;
+  const changed = Object.keys(f).filter((k) =>
+    JSON.stringify(f[k as keyof typeof f]) !== JSON.stringify(r[k as keyof typeof r])
+  ).sort();
+  assert.deepEqual(changed, [
+    "accumulate",
+    "epochs",
+    "evalEvery",
+    "maxValDialogues",
+    "warmupEpochs",
+  ]);
+  assert.ok(
+    Math.abs(r.warmupEpochs / r.epochs - f.warmupEpochs / f.epochs) < 1e-12,
+    "warm-up share",
+  );
 });
