@@ -147,8 +147,8 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
  *   78 updates), so the 6 epochs make about as many updates (6 × 78 = 468) as the recipe's
  *   50 × 10 = 500, at the same learning rate;
  * - `evalEvery` 1 → 2 and `maxValDialogues` null → 500: selection ranks 11 rounds of val
- *   queries against the val split's image pool (or the whole corpus, for a bundle without
- *   pools), so it runs every other epoch (and after the last) on the first 500 val dialogues.
+ *   queries against the val and train image pools (or the whole corpus, for a bundle without
+ *   pools; lib/train.ts), so it runs every other epoch (and after the last) on the first 500 val dialogues.
  *
  * So `repro` is the paper's recipe (the {@linkcode fullTrainConfig}) shortened to 6 epochs with
  * the update count kept: same optimizer, learning rate, warm-up share, batch size, clipping and

@@ -8,7 +8,9 @@ import {
   tinyTrainConfig,
   tinyTrainData,
 } from "./testdata/tiny_train_data.ts";
-import { GradAccumulator, train, type TrainProgress } from "./train.ts";
+import { GradAccumulator, train, type TrainProgress, validationHits } from "./train.ts";
+import { loadCheckpoint } from "./checkpoint.ts";
+import { prepareCorpus } from "./ranking.ts";
 import type { TrainConfig } from "./train_config.ts";
 
 await initBackend("wasm");
@@ -180,6 +182,22 @@ Deno.test("train: targets and validation come from the split's image pools, neve
       const hv = b.history.at(-1)!.valMetric;
       assert.ok(hv > 0.3, `${engine}: val Hits@5 ${hv}`);
       assert.notEqual(hv, a.history.at(-1)!.valMetric);
+      // the selection metric of the best checkpoint is recomputed on the val pool followed by
+      // the train pool (64 + 192 images), and differs on the val pool alone
+      const head = await loadCheckpoint(b.bestCheckpoint!);
+      const vs = pooled.splits.val, ts = pooled.splits.train;
+      const both = new Float32Array([...vs.images!, ...ts.images!]);
+      for (const [gallery, same] of [[both, true], [vs.images!, false]] as const) {
+        const index = prepareCorpus(gallery, 16, { workers: 0 });
+        try {
+          const ev = await validationHits(head, index, vs, 3, 5);
+          if (same) assert.ok(Math.abs(ev.metric - b.bestMetric) < 1e-12, `${engine}: gallery`);
+          else assert.ok(ev.metric > b.bestMetric, `${engine}: the val pool alone is easier`);
+        } finally {
+          index.dispose();
+        }
+      }
+      head.dispose();
       // the data signature includes the pools: the pooled run is another data set
       await assert.rejects(
         () => train(plain, cfg, { outDir: `${root}/${engine}-pool`, log: _quiet }),
