@@ -245,6 +245,17 @@ Deno.test("training image pools: written, loaded, targets index the pool, no war
     assert.equal(p.size, 7);
     assert.equal(p.fromCorpus, false);
     assert.deepEqual(p.images.subarray(6 * 8, 7 * 8), inp.splits.train.images!.subarray(48, 56));
+    // a pool in a safetensors file holding several tensors: the one named 'images' is read
+    await Deno.writeFile(
+      `${dir}/val.safetensors`,
+      encodeSafetensors({
+        images: { dtype: "F32", shape: [5, 8], data: inp.splits.val.images! },
+        other: { dtype: "F32", shape: [1], data: new Float32Array(1) },
+      }),
+    );
+    m.splits.val.images = "val.safetensors";
+    await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify(m));
+    assert.deepEqual((await loadBundle(dir)).splits.val.images, inp.splits.val.images);
     const c = targetPool(b, b.splits.visdial);
     assert.equal(c.fromCorpus, true);
     assert.equal(c.size, 20);
