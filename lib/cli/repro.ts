@@ -1,12 +1,13 @@
 /**
- * `deno task repro [--preset default|small] [--seed N] [--data DIR] [--train-preset NAME]
- * [--set key=value…] [--no-notebooks] [--notebooks-out DIR]`
+ * `deno task repro [--preset default|small] [--seed N] [--seeds A,B,…] [--data DIR]
+ * [--train-preset NAME] [--set key=value…] [--no-notebooks] [--notebooks-out DIR]`
  *
  * Reproduces every figure: the data bundle, ChatIR and DAR on the four benchmarks, the trained
  * head, ADaFuSE on the four benchmarks, the gate samples, then every notebook (which find all
  * of it cached and draw the figures into `figures/`). Each step is cached, so a stopped run
  * continues where it stopped. `--notebooks-out DIR` writes the executed notebooks there instead
- * of in place.
+ * of in place. `--seeds 0,1,2` trains and evaluates the head once per training seed (the data
+ * stay those of `--seed`); by default the one training seed is `--seed`.
  *
  * @module
  */
@@ -17,6 +18,7 @@ import {
   reproData,
   reproEval,
   reproGate,
+  reproSeeds,
   reproTrain,
 } from "../paper/pipeline.ts";
 import { BENCHMARKS } from "../data/benchmarks.ts";
@@ -24,7 +26,8 @@ import { trainOverridesFromSets } from "../train/config.ts";
 import { parseArgs } from "./_args.ts";
 import { runNotebooks } from "./notebooks.ts";
 
-const _USAGE = "usage: deno task repro [--preset default|small] [--seed N] [--data DIR] " +
+const _USAGE = "usage: deno task repro [--preset default|small] [--seed N] [--seeds A,B,...] " +
+  "[--data DIR] " +
   "[--train-preset NAME] [--set key=value ...] [--no-notebooks] [--notebooks-out DIR]";
 
 /** Parses the command line into a reproduction config. */
@@ -32,7 +35,7 @@ export function parseReproArgs(
   argv: string[],
 ): { config: ReproConfig; notebooks: boolean; notebooksOut?: string } {
   const a = parseArgs(argv, {
-    options: ["preset", "seed", "data", "train-preset", "notebooks-out"],
+    options: ["preset", "seed", "seeds", "data", "train-preset", "notebooks-out"],
     repeated: ["set"],
     flags: ["no-notebooks"],
     usage: _USAGE,
@@ -40,9 +43,16 @@ export function parseReproArgs(
   if (a.help) throw new Error(_USAGE);
   const seed = a.options.seed === undefined ? REPRO_DEFAULTS.seed : Number(a.options.seed);
   if (!Number.isInteger(seed)) throw new Error(`--seed '${a.options.seed}' must be an integer`);
+  const seeds = a.options.seeds?.split(",").map((x) => Number(x.trim()));
+  if (seeds && (seeds.length === 0 || seeds.some((x) => !Number.isInteger(x)))) {
+    throw new Error(
+      `--seeds '${a.options.seeds}' must be integers separated by commas, e.g. 0,1,2`,
+    );
+  }
   return {
     config: {
       seed,
+      ...(seeds ? { seeds } : {}),
       preset: a.options.preset ?? REPRO_DEFAULTS.preset,
       data: a.options.data,
       trainPreset: a.options["train-preset"] ?? REPRO_DEFAULTS.trainPreset,
@@ -76,11 +86,15 @@ export async function runRepro(
       await step(`eval ${m} ${b}`, () => reproEval(config, b, m));
     }
   }
-  await step("train", () => reproTrain(config));
-  for (const b of BENCHMARKS) {
-    await step(`eval adafuse ${b}`, () => reproEval(config, b, "adafuse"));
+  const seeds = reproSeeds(config);
+  for (const s of seeds) {
+    const tag = seeds.length > 1 ? ` (training seed ${s})` : "";
+    await step(`train${tag}`, () => reproTrain(config, s));
+    for (const b of BENCHMARKS) {
+      await step(`eval adafuse ${b}${tag}`, () => reproEval(config, b, "adafuse", s));
+    }
+    await step(`gate samples${tag}`, () => reproGate(config, undefined, undefined, s));
   }
-  await step("gate samples", () => reproGate(config));
   if (notebooks) {
     const params = [
       `config.seed=${config.seed}`,
@@ -88,6 +102,7 @@ export async function runRepro(
       `config.trainPreset=${JSON.stringify(config.trainPreset)}`,
       `config.trainSet=${JSON.stringify(config.trainSet)}`,
       ...(config.data ? [`config.data=${JSON.stringify(config.data)}`] : []),
+      ...(config.seeds ? [`config.seeds=${JSON.stringify(config.seeds)}`] : []),
     ];
     const isDefault = params.length === 4 && config.seed === REPRO_DEFAULTS.seed &&
       config.preset === REPRO_DEFAULTS.preset &&

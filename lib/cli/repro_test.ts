@@ -21,7 +21,9 @@ Deno.test("parseReproArgs reads the config and refuses unknown options", () => {
     trainSet: { lr: 1e-4 },
   });
   assert.equal(a.notebooks, true);
-  assert.throws(() => parseReproArgs(["--seeds", "3"]), /unknown/);
+  assert.deepEqual(parseReproArgs(["--seeds", "0, 1,2"]).config.seeds, [0, 1, 2]);
+  assert.throws(() => parseReproArgs(["--seeds", "0,x"]), /integers separated by commas/);
+  assert.throws(() => parseReproArgs(["--sed", "3"]), /unknown/);
   assert.throws(() => parseReproArgs(["--seed", "x"]), /integer/);
 });
 

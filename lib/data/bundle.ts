@@ -17,8 +17,15 @@
  * `[Q, rounds, dim]` (text embedding of the dialogue up to round r, embedding of the image
  * generated from it) and `target` is `[Q]`, 0-based corpus row indices. Array files are NumPy
  * `.npy` (float16/32/64 embeddings, int32/int64 targets) or `.safetensors` (one tensor, or a
- * tensor named like the key: `corpus`, `text`, `gen`, `target`). Split names: `train`, `val`,
- * and the benchmarks {@linkcode BENCHMARKS}; others are allowed.
+ * tensor named like the key: `corpus`, `text`, `gen`, `target`, `images`). Split names: `train`,
+ * `val`, and the benchmarks {@linkcode BENCHMARKS}; others are allowed.
+ *
+ * **Training image pools.** A split may name its own images, `"images": "train_images.npy"`
+ * (`[P, dim]`); its `target` then indexes that pool instead of the corpus. This is how the
+ * reference trains: on VisDial-train images, which are not in the search corpus. Benchmarks keep
+ * indexing the corpus. A bundle whose `train`/`val` have no pool still loads, with a warning
+ * that their targets are search-corpus images. {@linkcode targetPool} gives the images a split's
+ * targets index, pool or corpus.
  *
  * {@linkcode loadBundle} validates everything before returning. Embeddings are expected to be
  * L2-normalised; rows that are not (within 1e-2) are reported in `warnings`, not changed.
@@ -36,8 +43,10 @@ export interface ManifestSplit {
   text: string;
   /** Generated-image embeddings `[Q, rounds, dim]`. */
   gen: string;
-  /** Target corpus indices `[Q]`. */
+  /** Target indices `[Q]`: rows of `images` when given, else of the corpus. */
   target: string;
+  /** Optional image pool `[P, dim]` of this split (e.g. training images outside the corpus). */
+  images?: string;
 }
 
 /** The parsed `manifest.json`; extra keys (e.g. `source`, `config`) are kept. */
@@ -64,8 +73,12 @@ export interface Split {
   text: Float32Array;
   /** Generated-image embeddings, row-major `[count, rounds, dim]`. */
   gen: Float32Array;
-  /** Target corpus row per dialogue. */
+  /** Target row per dialogue: into {@linkcode Split.images} when present, else the corpus. */
   target: Int32Array;
+  /** This split's own image pool, row-major `[imageCount, dim]`, when the manifest names one. */
+  images?: Float32Array;
+  /** Rows of {@linkcode Split.images} (absent when the split has no pool). */
+  imageCount?: number;
 }
 
 /** A loaded, validated bundle. */
@@ -234,6 +247,10 @@ function _checkManifest(m: unknown, path: string): Manifest {
         fail(`split '${name}' lacks the file name '${k}'`);
       }
     }
+    const im = (s as Record<string, unknown>).images;
+    if (im !== undefined && typeof im !== "string") {
+      fail(`split '${name}' has 'images' that is not a file name (${JSON.stringify(im)})`);
+    }
   }
   return o as Manifest;
 }
@@ -310,11 +327,43 @@ export async function loadBundle(dir: string, opts: BundleLoadOptions = {}): Pro
       );
     }
     const target = ya.data instanceof Int32Array ? ya.data : Int32Array.from(ya.data);
-    for (let i = 0; i < count; i++) {
-      if (target[i] < 0 || target[i] >= corpusSize) {
+    let images: Float32Array | undefined, imageCount: number | undefined;
+    if (files.images !== undefined) {
+      const ip = _join(dir, files.images);
+      const ia = await _readArray(ip, "images");
+      _shape(ia, ip, ["P", dim], `split '${name}' images (its image pool)`);
+      imageCount = ia.shape[0];
+      if (imageCount === 0) {
         throw new Error(
-          `${yp}: target ${i} is ${target[i]}, outside the corpus [0, ${corpusSize}) of ` +
-            `${cpath}; targets are 0-based corpus row indices`,
+          `${ip}: split '${name}' names an empty image pool; export its images or drop ` +
+            `'images' from the split in manifest.json`,
+        );
+      }
+      images = _float(ia, ip, `split '${name}' images`);
+      _normCheck(images, dim, ip, tol, warnings);
+      for (let i = 0; i < count; i++) {
+        if (target[i] < 0 || target[i] >= imageCount) {
+          throw new Error(
+            `${yp}: target ${i} is ${target[i]}, outside the image pool [0, ${imageCount}) of ` +
+              `${ip}; split '${name}' names its own images, so its targets are 0-based rows ` +
+              "of that pool (fix the targets or the pool)",
+          );
+        }
+      }
+    } else {
+      for (let i = 0; i < count; i++) {
+        if (target[i] < 0 || target[i] >= corpusSize) {
+          throw new Error(
+            `${yp}: target ${i} is ${target[i]}, outside the corpus [0, ${corpusSize}) of ` +
+              `${cpath}; targets are 0-based corpus row indices`,
+          );
+        }
+      }
+      if (name === "train" || name === "val") {
+        warnings.push(
+          `split '${name}': no image pool, so its training targets are search-corpus images ` +
+            `(the benchmarks search them too); add "images": "${name}_images.npy" ` +
+            "([P, dim], images outside the corpus) to the split in manifest.json",
         );
       }
     }
@@ -322,9 +371,38 @@ export async function loadBundle(dir: string, opts: BundleLoadOptions = {}): Pro
     const g = _float(ga, gp, `split '${name}' gen`);
     _normCheck(t, dim, tp, tol, warnings);
     _normCheck(g, dim, gp, tol, warnings);
-    splits[name] = { name, count, text: t, gen: g, target };
+    splits[name] = images
+      ? { name, count, text: t, gen: g, target, images, imageCount }
+      : { name, count, text: t, gen: g, target };
   }
   return { dir, dim, rounds, corpusSize, corpus, splits, manifest, warnings };
+}
+
+/** The images a split's targets index: its own pool, or the search corpus. */
+export interface TargetPool {
+  /** Row-major `[size, dim]`. */
+  images: Float32Array;
+  /** Rows. */
+  size: number;
+  /** Whether these are the search corpus (the split has no pool of its own). */
+  fromCorpus: boolean;
+}
+
+/**
+ * The images that split `s`'s targets index: {@linkcode Split.images} when the split has a pool,
+ * else the bundle's corpus.
+ *
+ * @param b the bundle (its corpus is the fallback).
+ * @param s the split.
+ */
+export function targetPool(
+  b: Pick<Bundle, "corpus" | "corpusSize">,
+  s: Pick<Split, "images" | "imageCount">,
+): TargetPool {
+  if (s.images !== undefined) {
+    return { images: s.images, size: s.imageCount ?? 0, fromCorpus: false };
+  }
+  return { images: b.corpus, size: b.corpusSize, fromCorpus: true };
 }
 
 /** Whether a loaded bundle (or manifest) has the split `name`. */
@@ -345,15 +423,21 @@ export interface BundleInput {
   rounds: number;
   /** Corpus `[N, dim]`, row-major. */
   corpus: Float32Array;
-  /** Split name → `text`/`gen` `[Q, rounds, dim]` and `target` `[Q]`. */
-  splits: Record<string, { text: Float32Array; gen: Float32Array; target: Int32Array }>;
+  /**
+   * Split name → `text`/`gen` `[Q, rounds, dim]` and `target` `[Q]`; optional `images`
+   * `[P, dim]`, the split's own image pool, which its targets then index.
+   */
+  splits: Record<
+    string,
+    { text: Float32Array; gen: Float32Array; target: Int32Array; images?: Float32Array }
+  >;
   /** Extra manifest keys (JSON-able), e.g. `source`, `config`. */
   extra?: Record<string, unknown>;
 }
 
 /**
  * Writes a bundle: fp32 `.npy` files (`corpus.npy`, `<split>_text.npy`, `<split>_gen.npy`,
- * int32 `<split>_target.npy`), each atomically, and `manifest.json` last, so that a reader
+ * int32 `<split>_target.npy`, and `<split>_images.npy` for a split with a pool), each atomically, and `manifest.json` last, so that a reader
  * never sees a manifest naming files not yet written.
  *
  * @param dir the folder (created if needed).
@@ -382,10 +466,20 @@ export async function writeBundle(dir: string, b: BundleInput): Promise<void> {
         );
       }
     }
-    for (let i = 0; i < q; i++) {
-      if (!(s.target[i] >= 0 && s.target[i] < n)) {
+    let size = n, of = "the corpus";
+    if (s.images !== undefined) {
+      if (s.images.length === 0 || s.images.length % dim !== 0) {
         throw new Error(
-          `${where}: split '${name}' target ${i} is ${s.target[i]}, not in [0, ${n})`,
+          `${where}: split '${name}' images has ${s.images.length} values, not [P, ${dim}]`,
+        );
+      }
+      size = s.images.length / dim;
+      of = "its image pool";
+    }
+    for (let i = 0; i < q; i++) {
+      if (!(s.target[i] >= 0 && s.target[i] < size)) {
+        throw new Error(
+          `${where}: split '${name}' target ${i} is ${s.target[i]}, not in [0, ${size}) of ${of}`,
         );
       }
     }
@@ -405,7 +499,7 @@ export async function writeBundle(dir: string, b: BundleInput): Promise<void> {
   const splits: Record<string, ManifestSplit> = {};
   for (const [name, s] of Object.entries(b.splits)) {
     const q = s.target.length;
-    const files = {
+    const files: ManifestSplit = {
       text: `${name}_text.npy`,
       gen: `${name}_gen.npy`,
       target: `${name}_target.npy`,
@@ -413,6 +507,10 @@ export async function writeBundle(dir: string, b: BundleInput): Promise<void> {
     await put(files.text, [q, rounds, dim], s.text);
     await put(files.gen, [q, rounds, dim], s.gen);
     await put(files.target, [q], s.target);
+    if (s.images !== undefined) {
+      files.images = `${name}_images.npy`;
+      await put(files.images, [s.images.length / dim, dim], s.images);
+    }
     splits[name] = files;
   }
   const manifest = { dim, rounds, corpus: "corpus.npy", splits, ...(b.extra ?? {}) };

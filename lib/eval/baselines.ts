@@ -13,7 +13,8 @@
  * @module
  */
 import { normalizeRows } from "../runtime/rows.ts";
-import type { Bundle, Split } from "../data/bundle.ts";
+import type { Rng } from "../runtime/rng.ts";
+import { type Bundle, type Split, targetPool } from "../data/bundle.ts";
 import { combineParts, type CorpusIndex, prepareCorpus, type ScorePart } from "../model/ranking.ts";
 
 /** DAR's score-fusion schedule: `[w_text, w_gen]` before and from `switchRound`. */
@@ -185,7 +186,9 @@ export interface EvaluateOptions {
 }
 
 /**
- * Ranks of a built-in method (or any {@linkcode QueryBuilder}) on one split of a bundle.
+ * Ranks of a built-in method (or any {@linkcode QueryBuilder}) on one split of a bundle. The
+ * gallery is the images the split's targets index: the corpus, or the split's own image pool
+ * (lib/bundle.ts `Split.images`, e.g. `train`/`val`), so that the ranks always refer to it.
  *
  * @param bundle a loaded bundle.
  * @param splitName e.g. `visdial`.
@@ -205,7 +208,15 @@ export async function evaluateMethod(
     );
   }
   const build = typeof method === "function" ? method : baseline(method, bundle.dim, opts.dar);
-  const index = opts.index ?? prepareCorpus(bundle.corpus, bundle.dim, { workers: opts.workers });
+  const pool = targetPool(bundle, split);
+  if (opts.index && opts.index.size !== pool.size) {
+    throw new Error(
+      `evaluateMethod: the index given holds ${opts.index.size} images, but split '${splitName}' ` +
+        `targets ${pool.fromCorpus ? "the corpus" : "its own image pool"} of ${pool.size}; ` +
+        "pass an index of that gallery, or none",
+    );
+  }
+  const index = opts.index ?? prepareCorpus(pool.images, bundle.dim, { workers: opts.workers });
   try {
     return await evaluateQueries(index, split, bundle.rounds, build);
   } finally {

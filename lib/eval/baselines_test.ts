@@ -136,3 +136,27 @@ Deno.test("rowCosines: hand-worked rows, unnormalised inputs, a zero row", () =>
   const u = randomUnitRows(new Rng(1), 4, 8);
   assertClose(rowCosines(u, u, 4, 8), [1, 1, 1, 1], 1e-6, "self-cosine of unit rows");
 });
+
+Deno.test("evaluateMethod on a split with an image pool ranks against the pool, not the corpus", async () => {
+  const b = makeBundle();
+  const s = b.splits.visdial;
+  const plain = await evaluateMethod(b, "visdial", "chatir");
+  // the same images as a pool of the split, the corpus replaced by one constant row
+  const pooled: Bundle = {
+    ...b,
+    corpus: new Float32Array(dim).fill(1 / 4),
+    corpusSize: 1,
+    splits: { visdial: { ...s, images: b.corpus, imageCount: n } },
+  };
+  const viaPool = await evaluateMethod(pooled, "visdial", "chatir");
+  assert.deepEqual(viaPool.ranks, plain.ranks);
+  const index = prepareCorpus(pooled.corpus, dim, { workers: 0 });
+  try {
+    await assert.rejects(
+      () => evaluateMethod(pooled, "visdial", "chatir", { index }),
+      /holds 1 images, but split 'visdial' targets its own image pool of 120/,
+    );
+  } finally {
+    index.dispose();
+  }
+});

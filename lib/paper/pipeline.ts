@@ -10,7 +10,8 @@
  *
  * Cache layout (all under `data/`, ignored by git; `ADAFUSE_CACHE_DIR` moves it):
  * - `data/cache/synthetic-<preset>-<seed>-<hash8>/`: the bundle (see lib/data/synthetic/generator.ts);
- * - `data/runs/<bundle>--<train preset>-<hash8>/`: the training run (lib/train/loop.ts);
+ * - `data/runs/<bundle>--<train preset>-seed<S>-<hash8>/`: the training run of training seed S
+ *   (lib/train/loop.ts); one per seed of `config.seeds`;
  * - `data/cache/eval/<bundle>/<method>[--<run>]/<benchmark>.json`: one evaluation;
  * - `data/cache/gate/<bundle>--<run>-<n>-<seed>.json`: the gate samples.
  * A cached file is only ever written whole (temp file, then rename), so a stopped run never
@@ -39,8 +40,17 @@ import {
 
 /** What a reproduction runs on: the data, the training recipe, the seeds. */
 export interface ReproConfig {
-  /** Seed of the synthetic data and of training. */
+  /**
+   * Seed of the synthetic data (and of the gate-sample draw); also the training seed when
+   * `seeds` is not given.
+   */
   seed: number;
+  /**
+   * Training seeds: one run of the head per seed, each in its own run folder, evaluated on its
+   * own (see {@linkcode reproSeedRuns}, {@linkcode reproEvalSeeds}). Default `[seed]`, so a
+   * config without it trains once, as before. The data stay those of `seed`.
+   */
+  seeds?: number[];
   /** Synthetic data preset: `default` (the paper's sizes) or `small` (tests, quick looks). */
   preset: string;
   /** A bundle folder of real embeddings; when set, `preset` is ignored. */
@@ -54,12 +64,13 @@ export interface ReproConfig {
 /** The configuration `deno task repro` and the notebooks use unless told otherwise. */
 export const REPRO_DEFAULTS: Readonly<ReproConfig> = Object.freeze({
   seed: 0,
+  seeds: Object.freeze([0]) as number[],
   preset: "default",
   trainPreset: "repro",
   trainSet: {},
 });
 
-function _cfg(c: Partial<ReproConfig>): ReproConfig {
+function _cfg(c: Partial<ReproConfig>): ReproConfig & { seeds: number[] } {
   // today's notebooks still pass `trainSet: [] as string[]`: an empty list means no overrides
   if (Array.isArray(c.trainSet) && c.trainSet.length === 0) c = { ...c, trainSet: {} };
   if (Array.isArray(c.trainSet)) {
@@ -68,11 +79,32 @@ function _cfg(c: Partial<ReproConfig>): ReproConfig {
         `strings: got ${JSON.stringify(c.trainSet)}`,
     );
   }
+  const seed = c.seed ?? REPRO_DEFAULTS.seed;
+  const seeds = c.seeds ?? [seed];
+  if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s))) {
+    throw new Error(`pipeline: seeds must be a non-empty list of integers, got [${seeds}]`);
+  }
+  if (new Set(seeds).size !== seeds.length) {
+    throw new Error(`pipeline: seeds [${seeds}] repeat a seed; list each training seed once`);
+  }
   return {
     ...REPRO_DEFAULTS,
     ...c,
+    seed,
+    seeds: [...seeds],
     trainSet: structuredClone(c.trainSet ?? REPRO_DEFAULTS.trainSet),
   };
+}
+
+/** The training seeds of a config: `config.seeds`, or `[config.seed]` when not given. */
+export function reproSeeds(config: Partial<ReproConfig> = {}): number[] {
+  return _cfg(config).seeds;
+}
+
+function _trainSeed(c: ReproConfig & { seeds: number[] }, trainSeed?: number): number {
+  const s = trainSeed ?? c.seeds[0];
+  if (!Number.isInteger(s)) throw new Error(`pipeline: training seed ${s} is not an integer`);
+  return s;
 }
 
 function _base(path: string): string {
@@ -88,28 +120,44 @@ export async function reproData(config: Partial<ReproConfig> = {}): Promise<stri
 
 /** A finished training run: its folder and the checkpoint selected on `val`. */
 export interface TrainedRun {
+  /** The training seed of the run. */
+  seed: number;
   /** The run folder (`log.jsonl`, `state.json`, checkpoints). */
   dir: string;
   /** The checkpoint selected on the validation split. */
   checkpoint: string;
 }
 
-/** The training config of a reproduction config: its preset, its seed, then `trainSet`. */
-export function reproTrainingConfig(config: Partial<ReproConfig> = {}): TrainConfig {
+/**
+ * The training config of a reproduction config and training seed: its preset, the seed (default:
+ * the first of {@linkcode reproSeeds}), then `trainSet`.
+ */
+export function reproTrainingConfig(
+  config: Partial<ReproConfig> = {},
+  trainSeed?: number,
+): TrainConfig {
   const c = _cfg(config);
-  return trainConfig(c.trainPreset, { seed: c.seed, ...c.trainSet });
+  return trainConfig(c.trainPreset, { seed: _trainSeed(c, trainSeed), ...c.trainSet });
 }
 
 /**
- * Trains the head once per (data, training config) and returns the run; a finished run of the
- * same config is reused, a stopped one is resumed.
+ * Trains the head once per (data, training config, training seed) and returns the run; a
+ * finished run of the same config is reused, a stopped one is resumed. A `set` of `seed=…` in
+ * `config.trainSet` would override the seed: use `seeds` instead.
+ *
+ * @param config the reproduction config.
+ * @param trainSeed the training seed (default: the first of {@linkcode reproSeeds}).
  */
-export async function reproTrain(config: Partial<ReproConfig> = {}): Promise<TrainedRun> {
+export async function reproTrain(
+  config: Partial<ReproConfig> = {},
+  trainSeed?: number,
+): Promise<TrainedRun> {
   const c = _cfg(config);
+  const seed = _trainSeed(c, trainSeed);
   const data = await reproData(c);
-  const trainCfg = reproTrainingConfig(c);
+  const trainCfg = reproTrainingConfig(c, seed);
   const hash = (await trainConfigHash(trainCfg)).slice(0, 8);
-  const dir = `${CACHE_DIR}/runs/${_base(data)}--${c.trainPreset}-${hash}`;
+  const dir = `${CACHE_DIR}/runs/${_base(data)}--${c.trainPreset}-seed${trainCfg.seed}-${hash}`;
   const state = await readJsonIfExists<{ finished?: boolean }>(`${dir}/state.json`);
   await trainOnBundle(data, trainCfg, {
     outDir: dir,
@@ -121,21 +169,30 @@ export async function reproTrain(config: Partial<ReproConfig> = {}): Promise<Tra
   } catch {
     throw new Error(`${dir}: training finished without a best checkpoint; see ${dir}/log.jsonl`);
   }
-  return { dir, checkpoint };
+  return { seed: trainCfg.seed, dir, checkpoint };
+}
+
+/** One run per training seed of `config` ({@linkcode reproSeeds}), in that order, cached. */
+export async function reproSeedRuns(config: Partial<ReproConfig> = {}): Promise<TrainedRun[]> {
+  const runs: TrainedRun[] = [];
+  for (const s of reproSeeds(config)) runs.push(await reproTrain(config, s));
+  return runs;
 }
 
 /**
  * One method on one benchmark, evaluated once and cached (`adafuse` trains the head first,
- * through {@linkcode reproTrain}).
+ * through {@linkcode reproTrain}, with `trainSeed`, default the first of the config's seeds;
+ * the baselines ignore it).
  */
 export async function reproEval(
   config: Partial<ReproConfig>,
   benchmark: string,
   method: EvalMethod,
+  trainSeed?: number,
 ): Promise<EvalOutput> {
   const c = _cfg(config);
   const data = await reproData(c);
-  const run = method === "adafuse" ? await reproTrain(c) : undefined;
+  const run = method === "adafuse" ? await reproTrain(c, trainSeed) : undefined;
   const tag = run ? `${method}--${_base(run.dir)}` : method;
   const out = `${CACHE_DIR}/cache/eval/${_base(data)}/${tag}/${benchmark}.json`;
   const cached = await readJsonIfExists<EvalOutput>(out);
@@ -150,6 +207,30 @@ export async function reproEval(
     out,
     print: false,
   });
+}
+
+/** One training seed's evaluation. */
+export interface SeedEval {
+  /** The training seed. */
+  seed: number;
+  /** The evaluation of the head trained with it. */
+  eval: EvalOutput;
+}
+
+/**
+ * A method on a benchmark once per training seed ({@linkcode reproSeeds}), each cached. The
+ * baselines do not train, so they give one entry per seed with the same (cached) numbers.
+ */
+export async function reproEvalSeeds(
+  config: Partial<ReproConfig>,
+  benchmark: string,
+  method: EvalMethod,
+): Promise<SeedEval[]> {
+  const out: SeedEval[] = [];
+  for (const seed of reproSeeds(config)) {
+    out.push({ seed, eval: await reproEval(config, benchmark, method, seed) });
+  }
+  return out;
 }
 
 /** Ranks of an evaluation as a {@linkcode RankTable}. */
@@ -191,16 +272,18 @@ export interface GateSamples {
 
 /**
  * The image weight `1 − w` and `cos(t, g)` for `n` (dialogue, round) pairs drawn without
- * replacement from the training split (all pairs when there are fewer), cached.
+ * replacement from the training split (all pairs when there are fewer), cached. The pairs are a
+ * function of `config.seed`; the head is the run of `trainSeed` (default: the first seed).
  */
 export async function reproGate(
   config: Partial<ReproConfig> = {},
   n = 100_000,
   split = "train",
+  trainSeed?: number,
 ): Promise<GateSamples> {
   const c = _cfg(config);
   const data = await reproData(c);
-  const run = await reproTrain(c);
+  const run = await reproTrain(c, trainSeed);
   const out = `${CACHE_DIR}/cache/gate/${_base(data)}--${
     _base(run.dir)
   }-${split}-${n}-${c.seed}.json`;

@@ -46,6 +46,35 @@ export function tinyTrainData(seed: number, d = 16, rounds = 3, corpusSize = 300
   return { dim: d, rounds, corpusSize, corpus, splits: { train: split(192), val: split(64) } };
 }
 
+/**
+ * {@linkcode tinyTrainData} with image pools: `train` and `val` targets become rows of their own
+ * pools (the corpus rows they pointed at, so training sees the same targets), and the corpus is
+ * replaced by `junk` rows (one constant vector by default), which would ruin a run that read it.
+ */
+export function tinyPooledTrainData(seed: number, junk = 1): TrainData {
+  const data = tinyTrainData(seed);
+  const d = data.dim;
+  for (const name of ["train", "val"]) {
+    const s = data.splits[name];
+    const images = new Float32Array(s.count * d);
+    for (let i = 0; i < s.count; i++) {
+      images.set(data.corpus.subarray(s.target[i] * d, s.target[i] * d + d), i * d);
+    }
+    // pool row of dialogue i: a fixed shuffle, so targets are not simply 0..count-1
+    const perm = new Rng(seed + 77).shuffle(Int32Array.from({ length: s.count }, (_, i) => i));
+    const pool = new Float32Array(s.count * d);
+    const target = new Int32Array(s.count);
+    for (let i = 0; i < s.count; i++) {
+      pool.set(images.subarray(i * d, i * d + d), perm[i] * d);
+      target[i] = perm[i];
+    }
+    data.splits[name] = { ...s, target, images: pool, imageCount: s.count };
+  }
+  data.corpus = new Float32Array(junk * d).fill(1 / Math.sqrt(d));
+  data.corpusSize = junk;
+  return data;
+}
+
 /** The `key=value` overrides that shrink the head and the recipe to {@linkcode tinyTrainData}. */
 export const TINY_TRAIN_SETS: readonly string[] = [
   "model.dim=16",

@@ -4,11 +4,16 @@
  * One update with learning rate `lr` at step `t` (1-based):
  *
  * ```
- * p ← p·(1 − lr·wd)                       decoupled decay, first
+ * p ← p·(1 − lr·wd)                       decoupled decay, first (2-D and larger only)
  * m ← β1·m + (1 − β1)·g
  * v ← β2·v + (1 − β2)·g²
  * p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + eps)
  * ```
+ *
+ * Which parameters decay follows the reference's optimizer factory: biases and every 1-D tensor
+ * (and the 0-D `logit_scale`) get weight decay 0, every weight matrix gets `weightDecay`
+ * ({@linkcode decaysWeight}). In this repo's internal layout every bias is 1-D, so the rank alone
+ * decides; `noDecay` can exempt more variables by name.
  *
  * The state (`m`, `v`, step count) exports to and imports from Float32Arrays so that a stopped
  * run resumes exactly.
@@ -28,10 +33,23 @@ export interface AdamWOptions {
   /** Decoupled weight decay (default 0.05, the recipe's; PyTorch's own default is 0.01). */
   weightDecay: number;
   /**
-   * Names of variables (`tf.Variable.name`) that get no weight decay. Empty by default: the
-   * reference decays every parameter. A name that matches no variable is an error.
+   * Names of variables (`tf.Variable.name`) exempt from weight decay on top of the rule of
+   * {@linkcode decaysWeight} (biases and tensors of rank ≤ 1 never decay). Empty by default. A
+   * name that matches no variable is an error.
    */
   noDecay: string[];
+}
+
+/**
+ * Whether a parameter of this shape gets weight decay, as the reference's optimizer factory
+ * decides: tensors of rank ≥ 2 (weight matrices) do; biases, every other 1-D tensor and scalars
+ * (the logit scale) get weight decay 0. Shapes are this repo's internal ones, where every bias is
+ * 1-D (the experts' biases stack into one `[K·H]` vector).
+ *
+ * @param shape the parameter's shape.
+ */
+export function decaysWeight(shape: readonly number[]): boolean {
+  return shape.length >= 2;
 }
 
 /** The recipe's AdamW hyper-parameters. */
@@ -90,7 +108,7 @@ export class AdamW {
       }
     }
     this.params = params;
-    this.#decay = params.map((p) => !o.noDecay.includes(p.name));
+    this.#decay = params.map((p) => decaysWeight(p.shape) && !o.noDecay.includes(p.name));
     // tidy frees the zeros; the variables keep their own reference to the data
     this.#m = tf.tidy(() => params.map((p) => tf.variable(tf.zerosLike(p), false)));
     this.#v = tf.tidy(() => params.map((p) => tf.variable(tf.zerosLike(p), false)));

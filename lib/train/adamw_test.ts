@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertClose } from "../testing/assert.ts";
 import { initBackend } from "../runtime/backend.ts";
-import { AdamW } from "./adamw.ts";
+import { AdamW, decaysWeight } from "./adamw.ts";
 import { Rng } from "../runtime/rng.ts";
 
 await initBackend("wasm");
@@ -10,15 +10,16 @@ async function values(v: tf.Tensor): Promise<number[]> {
   return Array.from(await v.data());
 }
 
-Deno.test("AdamW: three hand-worked steps on a 2-element parameter", async () => {
-  const p = tf.variable(tf.tensor1d([1, -2]), true, "adamw_test_p");
+Deno.test("AdamW: three hand-worked steps on a 1×2 weight matrix", async () => {
+  // a matrix: 1-D tensors get no weight decay (see the next test)
+  const p = tf.variable(tf.tensor2d([[1, -2]]), true, "adamw_test_p");
   const opt = new AdamW([p]); // β 0.9/0.999, eps 1e-8, wd 0.05
   const lr = 0.1;
   const eps = 1e-8;
 
   // step 1, g = [0.5, -1]: decay 1 − 0.1·0.05 = 0.995; m = 0.1g, v = 0.001g²;
   // m̂ = m/0.1 = g, v̂ = v/0.001 = g², so the Adam direction is g/(|g| + eps) ≈ sign(g).
-  let g = tf.tensor1d([0.5, -1]);
+  let g = tf.tensor2d([[0.5, -1]]);
   opt.step([g], lr);
   const s1 = [1 * 0.995 - 0.1 * 0.5 / (0.5 + eps), -2 * 0.995 - 0.1 * -1 / (1 + eps)];
   assertClose(await values(p), s1, 1e-6, "after step 1"); // [0.895, -1.89]
@@ -29,7 +30,7 @@ Deno.test("AdamW: three hand-worked steps on a 2-element parameter", async () =>
   //   v = 0.999·[0.00025, 0.001] + 0.001·[0.01, 0.04] = [0.00025975, 0.001039]
   //   m̂ = m / (1 − 0.81) = m / 0.19;  v̂ = v / (1 − 0.998001) = v / 0.001999
   g.dispose();
-  g = tf.tensor1d([0.1, 0.2]);
+  g = tf.tensor2d([[0.1, 0.2]]);
   opt.step([g], lr);
   const m2 = [0.055, -0.07], v2 = [0.00025975, 0.001039];
   const s2 = s1.map((x, i) =>
@@ -39,7 +40,7 @@ Deno.test("AdamW: three hand-worked steps on a 2-element parameter", async () =>
 
   // step 3, g = [−0.3, 0] and lr 0.05: decay 1 − 0.0025
   g.dispose();
-  g = tf.tensor1d([-0.3, 0]);
+  g = tf.tensor2d([[-0.3, 0]]);
   opt.step([g], 0.05);
   const m3 = [0.9 * 0.055 + 0.1 * -0.3, 0.9 * -0.07];
   const v3 = [0.999 * 0.00025975 + 0.001 * 0.09, 0.999 * 0.001039];
@@ -52,6 +53,25 @@ Deno.test("AdamW: three hand-worked steps on a 2-element parameter", async () =>
   g.dispose();
   opt.dispose();
   p.dispose();
+});
+
+Deno.test("AdamW: weight decay as the reference's factory: matrices decay, 1-D tensors and scalars do not", async () => {
+  assert.ok(decaysWeight([3, 4]) && decaysWeight([2, 3, 4]));
+  assert.ok(!decaysWeight([4]) && !decaysWeight([]));
+  const w = tf.variable(tf.tensor2d([[1, -2], [3, 0.5]]), true, "adamw_test_w");
+  const b = tf.variable(tf.tensor1d([0.7, -0.1]), true, "adamw_test_bias");
+  const s = tf.variable(tf.scalar(Math.log(50)), true, "adamw_test_scale");
+  const w2 = tf.variable(tf.tensor2d([[4, 5]]), true, "adamw_test_w2");
+  const opt = new AdamW([w, b, s, w2], { noDecay: ["adamw_test_w2"] }); // wd 0.05
+  const zeros = [w, b, s, w2].map((v) => tf.zerosLike(v));
+  opt.step(zeros, 0.1); // zero gradient: m = v = 0, the step is the decay alone
+  assertClose(await values(w), [1, -2, 3, 0.5].map((x) => x * (1 - 0.1 * 0.05)), 3e-7, "w");
+  assert.deepEqual(await values(b), Array.from(new Float32Array([0.7, -0.1])));
+  assert.deepEqual(await values(s), [Math.fround(Math.log(50))]);
+  assert.deepEqual(await values(w2), [4, 5], "noDecay exempts a matrix by name");
+  tf.dispose(zeros);
+  opt.dispose();
+  tf.dispose([w, b, s, w2]);
 });
 
 /** An independent float64 AdamW written from PyTorch's documented algorithm. */
@@ -81,7 +101,7 @@ Deno.test("AdamW: matches a plain float64 implementation over 20 random steps", 
   const b0 = Array.from({ length: 3 }, () => rng.normal());
   const a = tf.variable(tf.tensor2d(a0, [2, 3]), true, "adamw_test_a");
   const b = tf.variable(tf.tensor1d(b0), true, "adamw_test_b");
-  const opt = new AdamW([a, b], { weightDecay: 0.3, noDecay: ["adamw_test_b"] });
+  const opt = new AdamW([a, b], { weightDecay: 0.3 }); // b is 1-D: no decay
   const ga: number[][] = [], gb: number[][] = [], lrs: number[] = [];
   for (let s = 0; s < 20; s++) {
     ga.push(Array.from({ length: 6 }, () => rng.normal()));

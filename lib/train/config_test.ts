@@ -113,7 +113,7 @@ Deno.test("engine and workers: defaults, overrides, errors, and what the hash ke
   const auto = await trainConfigHash({ ...base, engine: "autodiff" });
   assert.notEqual(auto, h, "the engine is hashed");
   assert.equal(await trainConfigHash({ ...base, engine: "autodiff", workers: 2 }), auto);
-  // an autodiff config hashes as before the fields existed (runs on disk keep their identity)
+  // an autodiff config hashes as one without the fields
   const { engine: _e, workers: _w, ...old } = base;
   assert.equal(auto, await trainConfigHash(old as typeof base));
 });
@@ -125,11 +125,41 @@ Deno.test("trainConfig: preset plus typed overrides equals the same --set string
   assert.equal(await trainConfigHash(typed), await trainConfigHash(sets));
   assert.equal(typed.model.proj, TRAIN_PRESETS.repro.model.proj); // model merged field by field
   assert.deepEqual(trainConfig(), structuredClone(defaultTrainConfig));
-  assert.throws(() => trainConfig("fast"), /preset 'fast' is unknown; use one of default, repro/);
+  assert.throws(
+    () => trainConfig("fast"),
+    /preset 'fast' is unknown; use one of default, full, repro/,
+  );
   // deno-lint-ignore no-explicit-any
   assert.throws(() => trainConfig("default", { epoch: 3 } as any), /epoch/);
   assert.deepEqual(trainOverridesFromSets(["epochs=2", "model.experts=3"]), {
     epochs: 2,
     model: { experts: 3 },
   });
+});
+
+Deno.test("the full preset is the paper's recipe exactly; repro shortens it and keeps the rest", () => {
+  const f = TRAIN_PRESETS.full;
+  assert.equal(f.epochs, 50);
+  assert.equal(f.warmupEpochs, 5);
+  assert.equal(f.batchSize, 128);
+  assert.equal(f.accumulate, 16);
+  assert.equal(f.evalEvery, 1);
+  assert.equal(f.maxValDialogues, null);
+  assert.equal(f.maxTrainDialogues, null);
+  assert.deepEqual(f, TRAIN_PRESETS.default);
+  const r = TRAIN_PRESETS.repro;
+  const changed = Object.keys(f).filter((k) =>
+    JSON.stringify(f[k as keyof typeof f]) !== JSON.stringify(r[k as keyof typeof r])
+  ).sort();
+  assert.deepEqual(changed, [
+    "accumulate",
+    "epochs",
+    "evalEvery",
+    "maxValDialogues",
+    "warmupEpochs",
+  ]);
+  assert.ok(
+    Math.abs(r.warmupEpochs / r.epochs - f.warmupEpochs / f.epochs) < 1e-12,
+    "warm-up share",
+  );
 });

@@ -16,6 +16,17 @@
  *   moments) and `state.json` (epoch, step, best, history), written atomically after every
  *   epoch; `best.safetensors` whenever the val metric improves.
  *
+ * **Targets and the validation gallery.** When the training split has its own image pool
+ * (lib/bundle.ts `Split.images`, as the reference's VisDial-train images), the target embedding
+ * of each dialogue is a row of that pool; validation ranks the val queries against the val
+ * split's pool followed by the train pool, so neither the loss nor the selection metric ever
+ * reads the search corpus that the benchmarks rank. The train images are there as distractors:
+ * the val pool alone (2,000 images on the synthetic default, against a 50,000-image corpus)
+ * would make Hits@10 nearly saturate at late rounds and the selection blunt; with them the
+ * gallery is about as large as the corpus (22,000). Only the metric's changes over the epochs
+ * matter for selection; its level is not a benchmark number. A split without a pool falls back
+ * to the corpus (with a warning in the log).
+ *
  * Everything random is a function of the seed and the position in the run (epoch, micro-batch):
  * the rounds and the shuffle of epoch `e` come from `Rng(mix(seed, e))`, the dropout masks of
  * micro-batch `i` from `mix(seed, i)`. So a run stopped after any epoch and resumed ends with
@@ -63,8 +74,15 @@ export interface TrainSplit {
   text: Float32Array;
   /** Generated-image embeddings `[count, rounds, dim]`, row-major. */
   gen: Float32Array;
-  /** Target corpus row of each dialogue. */
+  /** Target row of each dialogue: into `images` when the split has a pool, else the corpus. */
   target: Int32Array;
+  /**
+   * The split's own image pool `[imageCount, dim]` (lib/bundle.ts `Split.images`): training
+   * targets and validation ranking use it instead of the search corpus.
+   */
+  images?: Float32Array;
+  /** Rows of `images`. */
+  imageCount?: number;
 }
 
 /** The data training needs (lib/data/bundle.ts's `Bundle` has this shape). */
@@ -217,7 +235,46 @@ function _split(data: TrainData, name: string, role: string): TrainSplit {
         `and ${s.target.length} targets for ${s.count} dialogues × ${data.rounds} rounds × ${data.dim}`,
     );
   }
+  const pool = _pool(data, s);
+  if (pool.images.length !== pool.size * data.dim) {
+    throw new Error(
+      `train.ts: split '${name}' image pool has ${pool.images.length} values for ` +
+        `${pool.size} rows × ${data.dim}; set imageCount to its rows`,
+    );
+  }
+  for (let i = 0; i < s.count; i++) {
+    if (!(s.target[i] >= 0 && s.target[i] < pool.size)) {
+      throw new Error(
+        `train.ts: split '${name}' target ${i} is ${s.target[i]}, outside ${
+          s.images ? "its image pool" : "the corpus"
+        } [0, ${pool.size}); fix the targets`,
+      );
+    }
+  }
   return s;
+}
+
+/**
+ * The gallery validation ranks against: the val pool followed by the train pool (distractors,
+ * so that the gallery is about as hard as the search corpus; the val targets keep their rows at
+ * the front), the val pool alone when only it exists, the corpus for a val split without a pool.
+ */
+function _valGallery(data: TrainData, train: TrainSplit, val: TrainSplit): Float32Array {
+  const v = _pool(data, val);
+  if (!val.images || !train.images || train.images === val.images) return v.images;
+  const t = _pool(data, train);
+  const g = new Float32Array(v.images.length + t.images.length);
+  g.set(v.images);
+  g.set(t.images, v.images.length);
+  return g;
+}
+
+/** The images a split's targets index: its own pool when it has one, else the search corpus. */
+function _pool(data: TrainData, s: TrainSplit): { images: Float32Array; size: number } {
+  if (s.images !== undefined) {
+    return { images: s.images, size: s.imageCount ?? s.images.length / data.dim };
+  }
+  return { images: data.corpus, size: data.corpusSize };
 }
 
 /** A short fingerprint of the data (sizes and a sample of values), stored with the run. */
@@ -235,9 +292,20 @@ function _dataSignature(data: TrainData, c: TrainConfig): string {
   feed(tr.gen);
   feed(tr.target);
   if (va) feed(va.text);
+  // Pools enter only when present, so runs on bundles without pools keep their signature.
+  let pools = "";
+  if (tr.images) {
+    feed(tr.images);
+    pools += `:trainpool${_pool(data, tr).size}`;
+  }
+  if (va?.images) {
+    feed(va.images);
+    feed(va.target);
+    pools += `:valpool${_pool(data, va).size}`;
+  }
   return `${data.dim}x${data.rounds}:corpus${data.corpusSize}:train${tr.count}:val${
     va?.count ?? 0
-  }:` +
+  }${pools}:` +
     (h >>> 0).toString(16);
 }
 
@@ -389,6 +457,14 @@ export async function train(
     ((s: string) => Deno.stderr.writeSync(new TextEncoder().encode(s + "\n")));
   const trainSplit = _split(data, c.trainSplit, "training");
   const valSplit = _split(data, c.valSplit, "validation");
+  // Targets come from the split's own image pool when it has one (never the search corpus then).
+  const trainPool = _pool(data, trainSplit).images;
+  if (!trainSplit.images || !valSplit.images) {
+    log(
+      `train: warning: ${!trainSplit.images ? c.trainSplit : c.valSplit} has no image pool; its ` +
+        "targets are search-corpus images (the benchmarks search them too)",
+    );
+  }
   const { dim: d, rounds: R } = data;
   const mcfg = modelConfigOf(c);
   if (mcfg.dim !== d) {
@@ -546,7 +622,7 @@ export async function train(
               tBuf.set(trainSplit.text.subarray(off, off + d), j * d);
               gBuf.set(trainSplit.gen.subarray(off, off + d), j * d);
               const tg = trainSplit.target[i];
-              yBuf.set(data.corpus.subarray(tg * d, tg * d + d), j * d);
+              yBuf.set(trainPool.subarray(tg * d, tg * d + d), j * d);
             }
             const dropSeed = _mix(c.seed ^ 0x5bd1e995, epoch * nBatches + mb);
             await eng.micro(tBuf, gBuf, yBuf, B, dropSeed);
@@ -608,7 +684,7 @@ export async function train(
         const trainLoss = epochLoss / epochBatches;
         await eng.sync();
         if ((epoch + 1) % c.evalEvery === 0 || epoch === c.epochs - 1) {
-          index ??= prepareCorpus(data.corpus, d);
+          index ??= prepareCorpus(_valGallery(data, trainSplit, valSplit), d);
           const ev = await validationHits(model, index, valSplit, R, c.valK, c.maxValDialogues);
           const rec: EvalRecord = {
             epoch,

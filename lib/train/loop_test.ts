@@ -4,10 +4,13 @@ import { initBackend } from "../runtime/backend.ts";
 import {
   readTrainLog,
   readWeights,
+  tinyPooledTrainData,
   tinyTrainConfig,
   tinyTrainData,
 } from "../testing/tiny_train_data.ts";
-import { GradAccumulator, train, type TrainProgress } from "./loop.ts";
+import { GradAccumulator, train, type TrainProgress, validationHits } from "./loop.ts";
+import { loadCheckpoint } from "../model/checkpoint.ts";
+import { prepareCorpus } from "../model/ranking.ts";
 import type { TrainConfig } from "./config.ts";
 
 await initBackend("wasm");
@@ -149,4 +152,59 @@ Deno.test("GradAccumulator averages micro-batch gradients and frees them", async
   tf.dispose(m);
   assert.equal(tf.memory().numTensors, before);
   assert.throws(() => acc.mean(), /nothing/);
+});
+
+Deno.test("train: targets and validation come from the split's image pools, never the corpus (both engines)", async () => {
+  // Same dialogues and target embeddings; the pooled copy moves the targets into pools and
+  // replaces the corpus by one constant row. Training must not notice (identical weights), and
+  // validation ranks against the val pool of 64 (a corpus read would fail or score nonsense).
+  const plain = tinyTrainData(3), pooled = tinyPooledTrainData(3);
+  const root = await Deno.makeTempDir();
+  try {
+    for (const engine of ["autodiff", "parallel"]) {
+      const cfg = tinyTrainConfig([`engine=${engine}`, "workers=0", "epochs=6", "evalEvery=3"]);
+      const logs: string[] = [];
+      const a = await train(plain, cfg, { outDir: `${root}/${engine}-plain`, log: _quiet });
+      const b = await train(pooled, cfg, {
+        outDir: `${root}/${engine}-pool`,
+        log: (l) => logs.push(l),
+      });
+      assert.equal(b.engine, engine);
+      assert.ok(!logs.some((l) => /no image pool/.test(l)), logs.join("\n"));
+      const wa = await _weights(`${root}/${engine}-plain/last.safetensors`);
+      const wb = await _weights(`${root}/${engine}-pool/last.safetensors`);
+      for (const k of Object.keys(wa)) {
+        assert.deepEqual(wb[k], wa[k], `${engine}: tensor ${k} differs with pools`);
+      }
+      const steps = (await _log(`${root}/${engine}-pool`)).filter((l) => l.type === "step");
+      assert.ok(steps.at(-1).loss < steps[0].loss - 0.3, `${engine}: loss did not fall`);
+      // Hits@5 among 64 val images: chance is 5/64; the corpus gallery (300) would differ
+      const hv = b.history.at(-1)!.valMetric;
+      assert.ok(hv > 0.3, `${engine}: val Hits@5 ${hv}`);
+      assert.notEqual(hv, a.history.at(-1)!.valMetric);
+      // the selection metric of the best checkpoint is recomputed on the val pool followed by
+      // the train pool (64 + 192 images), and differs on the val pool alone
+      const head = await loadCheckpoint(b.bestCheckpoint!);
+      const vs = pooled.splits.val, ts = pooled.splits.train;
+      const both = new Float32Array([...vs.images!, ...ts.images!]);
+      for (const [gallery, same] of [[both, true], [vs.images!, false]] as const) {
+        const index = prepareCorpus(gallery, 16, { workers: 0 });
+        try {
+          const ev = await validationHits(head, index, vs, 3, 5);
+          if (same) assert.ok(Math.abs(ev.metric - b.bestMetric) < 1e-12, `${engine}: gallery`);
+          else assert.ok(ev.metric > b.bestMetric, `${engine}: the val pool alone is easier`);
+        } finally {
+          index.dispose();
+        }
+      }
+      head.dispose();
+      // the data signature includes the pools: the pooled run is another data set
+      await assert.rejects(
+        () => train(plain, cfg, { outDir: `${root}/${engine}-pool`, log: _quiet }),
+        /another data set/,
+      );
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

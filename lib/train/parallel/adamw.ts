@@ -1,7 +1,9 @@
 /**
  * The reduction and AdamW update of the data-parallel trainer on flat Float32Arrays (shared
  * memory), one slice of the parameters per worker: the same update as lib/train/adamw.ts (PyTorch's
- * AdamW with decoupled weight decay), computed in float64 and stored in float32.
+ * AdamW with decoupled weight decay; biases, 1-D tensors and the logit scale are the `noDecay`
+ * ranges the trainer passes, as lib/train/adamw.ts `decaysWeight` decides), computed in float64 and
+ * stored in float32.
  *
  * @module
  */

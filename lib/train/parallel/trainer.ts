@@ -27,7 +27,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type AdamWOptions, type AdamWState, defaultAdamWOptions } from "../adamw.ts";
+import { type AdamWOptions, type AdamWState, decaysWeight, defaultAdamWOptions } from "../adamw.ts";
 import { infoNceLoss } from "../loss.ts";
 import { FusionHead, type StateDict } from "../../model/fusion_head.ts";
 import { type FusionConfig, fusionConfig, stateDictSpec } from "../../model/config.ts";
@@ -230,7 +230,10 @@ export class DataParallelTrainer {
     this.#noDecay = [];
     let o = 0;
     for (const p of params) {
-      if (adamw.noDecay.includes(p.name)) this.#noDecay.push([o, o + p.size]);
+      // the reference's rule (lib/adamw.ts decaysWeight): biases, 1-D tensors, scalars: no decay
+      if (!decaysWeight(p.shape) || adamw.noDecay.includes(p.name)) {
+        this.#noDecay.push([o, o + p.size]);
+      }
       o += p.size;
     }
   }

@@ -186,3 +186,54 @@ Deno.test("1, 2 and 3 workers give the same weights after two steps with dropout
     assert.ok(diff < 1e-6, `weights differ across worker counts by ${diff}`);
   }
 });
+
+Deno.test("weight decay as the reference's optimizer factory: after a zero-gradient step, weights shrink by lr·wd, biases, 1-D tensors and the logit scale stay; both engines agree", async () => {
+  await initBackend("wasm");
+  // Two identical rows: every logit is equal, so the InfoNCE gradient (softmax − one-hot, summed
+  // against identical rows) is exactly 0 and the step is the decoupled decay alone (Adam's
+  // m = v = 0 moves nothing).
+  const cfg = { ...SMALL, learnableScale: true, dropout: 0 };
+  const sd = await (async () => {
+    const h = FusionHead.create(cfg, 6);
+    const s = await h.toStateDict();
+    h.dispose();
+    return s;
+  })();
+  const lr = 0.1, wd = 0.05;
+  const one = _batch(21, 1, 8, null);
+  const twice = (a: Float32Array) => Float32Array.from([...a, ...a]);
+  const batch: MicroBatch = {
+    t: twice(one.t),
+    g: twice(one.g),
+    y: twice(one.y),
+    rows: 2,
+    seed: null,
+  };
+  const ref = await _referenceStep(sd, cfg, [batch], lr);
+  assert.equal(ref.norm, 0);
+  const dp = await DataParallelTrainer.create({ workers: 0, model: cfg, stateDict: sd });
+  let par: StateDict;
+  try {
+    const u = await dp.step(batch, lr);
+    assert.equal(u.gradNorm, 0);
+    par = await dp.stateDict();
+  } finally {
+    dp.dispose();
+  }
+  let decayed = 0, kept = 0;
+  for (const [k, t0] of Object.entries(sd)) {
+    for (const [engine, after] of [["autodiff", ref.sd], ["parallel", par]] as const) {
+      const t1 = after[k];
+      if (t0.shape.length >= 2) {
+        const want = Array.from(t0.data, (x) => Math.fround(x * (1 - lr * wd)));
+        assertClose(t1.data, want, 1e-7, `${engine}: ${k} ${JSON.stringify(t0.shape)} decays`);
+      } else {
+        assert.deepEqual(t1.data, t0.data, `${engine}: ${k} [${t0.shape}] must not decay`);
+      }
+    }
+    if (t0.shape.length >= 2) decayed++;
+    else kept++;
+  }
+  assert.ok("logit_scale" in sd && sd["logit_scale"].shape.length === 0);
+  assert.ok(decayed >= 8 && kept >= 9, `${decayed} decayed, ${kept} kept`);
+});
