@@ -33,6 +33,7 @@ export * from "./ranking.ts";
 export * from "./rng.ts";
 export * from "./safetensors.ts";
 export * from "./schedule.ts";
+export * from "./show/progress.ts";
 export * from "./stats.ts";
 export * from "./synthetic.ts";
 export * from "./tables.ts";

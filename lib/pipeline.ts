@@ -24,6 +24,7 @@ import type { DegradationSeries, RankTable } from "./paper_figures.ts";
 import { CACHE_DIR, writeFileAtomic } from "./paths.ts";
 import { Rng } from "./rng.ts";
 import { ensureSynthetic } from "./synthetic.ts";
+import type { TrainOptions } from "./train.ts";
 import { trainConfigHash } from "./train_config.ts";
 
 /** What a reproduction runs on: the data, the training recipe, the seeds. */
@@ -105,18 +106,25 @@ function _trainArgv(c: ReproConfig, data: string, out: string): string[] {
 
 /**
  * Trains the head once per (data, training config) and returns the run; a finished run of the
- * same config is reused, a stopped one is resumed.
+ * same config is reused without a word, a stopped one is resumed. `opts.onProgress` sees every
+ * update (e.g. lib/show/progress.ts's bar), `opts.log` the progress lines (default stderr).
  */
-export async function reproTrain(config: Partial<ReproConfig> = {}): Promise<TrainedRun> {
+export async function reproTrain(
+  config: Partial<ReproConfig> = {},
+  opts: Pick<TrainOptions, "onProgress" | "log"> = {},
+): Promise<TrainedRun> {
   const c = _cfg(config);
   const data = await reproData(c);
   const probe = await configFromArgs(parseTrainArgs(_trainArgv(c, data, "-")));
-  const hash = (await trainConfigHash(probe)).slice(0, 8);
-  const dir = `${CACHE_DIR}/runs/${_base(data)}--${c.trainPreset}-${hash}`;
-  const state = await _readJson<{ finished?: boolean }>(`${dir}/state.json`);
-  const argv = _trainArgv(c, data, dir);
-  if (state && !state.finished) argv.push("--resume");
-  await runTrain(argv);
+  const fullHash = await trainConfigHash(probe);
+  const dir = `${CACHE_DIR}/runs/${_base(data)}--${c.trainPreset}-${fullHash.slice(0, 8)}`;
+  const state = await _readJson<{ finished?: boolean; configHash?: string }>(`${dir}/state.json`);
+  // a finished run of this config is reused silently (no "nothing to do" line in notebooks)
+  if (!(state?.finished && state.configHash === fullHash)) {
+    const argv = _trainArgv(c, data, dir);
+    if (state && !state.finished) argv.push("--resume");
+    await runTrain(argv, undefined, opts);
+  }
   const checkpoint = `${dir}/best.safetensors`;
   try {
     await Deno.stat(checkpoint);

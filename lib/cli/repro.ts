@@ -20,6 +20,7 @@ import {
   reproGate,
   reproTrain,
 } from "../pipeline.ts";
+import { trainingProgress } from "../show/progress.ts";
 import { parseArgs } from "./_args.ts";
 import { runNotebooks } from "./notebooks.ts";
 
@@ -75,7 +76,12 @@ export async function runRepro(
       await step(`eval ${m} ${b}`, () => reproEval(config, b, m));
     }
   }
-  await step("train", () => reproTrain(config));
+  const bar = trainingProgress("train");
+  await step("train", async () => {
+    const run = await reproTrain(config, bar.bar.mode === "tty" ? bar : {});
+    await bar.finish();
+    return run;
+  });
   for (const b of PAPER_BENCHMARKS) {
     await step(`eval adafuse ${b}`, () => reproEval(config, b, "adafuse"));
   }

@@ -15,7 +15,7 @@
  */
 import { type BackendName, initBackend } from "../backend.ts";
 import { loadBundle } from "../bundle.ts";
-import { train, type TrainData, type TrainResult } from "../train.ts";
+import { train, type TrainData, type TrainOptions, type TrainResult } from "../train.ts";
 import {
   applyTrainOverrides,
   loadTrainConfig,
@@ -23,6 +23,7 @@ import {
   type TrainConfig,
   trainConfigHash,
 } from "../train_config.ts";
+import { trainingProgress } from "../show/progress.ts";
 import { parseArgs } from "./_args.ts";
 
 /** Parsed command line of {@linkcode runTrain}. */
@@ -96,19 +97,23 @@ export async function configFromArgs(args: TrainArgs): Promise<TrainConfig> {
  *
  * @param loadData how to load the two splits of `--data` (default: lib/bundle.ts's
  *   `loadBundle`).
+ * @param opts `onProgress` (called after every update) and `log` (where the progress lines go;
+ *   default stderr) of lib/train.ts's `train`.
  */
 export async function runTrain(
   argv: string[],
   loadData: (dir: string, splits: string[]) => Promise<TrainData> = (dir, splits) =>
     loadBundle(dir, { splits }),
+  opts: Pick<TrainOptions, "onProgress" | "log"> = {},
 ): Promise<TrainResult | { cached: true; configHash: string; outDir: string }> {
+  const say = opts.log ?? ((line: string) => console.error(line));
   const args = parseTrainArgs(argv);
   const config = await configFromArgs(args);
   const hash = await trainConfigHash(config);
   try {
     const st = JSON.parse(await Deno.readTextFile(`${args.out}/state.json`));
     if (st.finished && st.configHash === hash) {
-      console.error(
+      say(
         `train: ${args.out} already holds the finished run of this config (hash ${
           hash.slice(0, 12)
         }, best val metric ${st.bestMetric} at epoch ${st.bestEpoch}); nothing to do`,
@@ -119,10 +124,10 @@ export async function runTrain(
     // no finished run there: train
   }
   const info = await initBackend(args.backend);
-  console.error(`train: backend ${info.name} (${info.device}); config hash ${hash.slice(0, 12)}`);
+  say(`train: backend ${info.name} (${info.device}); config hash ${hash.slice(0, 12)}`);
   const data = await loadData(args.data, [config.trainSplit, config.valSplit]);
-  const res = await train(data, config, { outDir: args.out, resume: args.resume });
-  console.error(
+  const res = await train(data, config, { outDir: args.out, resume: args.resume, ...opts });
+  say(
     `train: done; best val metric ${res.bestMetric.toFixed(4)} at epoch ${res.bestEpoch} → ` +
       `${res.bestCheckpoint}`,
   );
@@ -131,7 +136,10 @@ export async function runTrain(
 
 if (import.meta.main) {
   try {
-    await runTrain(Deno.args);
+    // in a terminal: one line with a bar and the ETA, rewritten in place
+    const bar = trainingProgress("train");
+    await runTrain(Deno.args, undefined, bar.bar.mode === "tty" ? bar : {});
+    await bar.finish();
   } catch (e) {
     console.error(`train: ${e instanceof Error ? e.message : e}`);
     Deno.exit(1);
