@@ -27,6 +27,7 @@ export * from "./npy.ts";
 export * from "./ops.ts";
 export * from "./paper_figures.ts";
 export * from "./paper_tables.ts";
+export * from "./paper/training.ts";
 export * from "./paths.ts";
 export * from "./pipeline.ts";
 export * from "./ranking.ts";

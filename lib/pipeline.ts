@@ -25,7 +25,7 @@ import { CACHE_DIR, writeFileAtomic } from "./paths.ts";
 import { Rng } from "./rng.ts";
 import { ensureSynthetic } from "./synthetic.ts";
 import type { TrainOptions } from "./train.ts";
-import { trainConfigHash } from "./train_config.ts";
+import { type TrainConfig, trainConfigHash } from "./train_config.ts";
 
 /** What a reproduction runs on: the data, the training recipe, the seeds. */
 export interface ReproConfig {
@@ -102,6 +102,13 @@ function _trainArgv(c: ReproConfig, data: string, out: string): string[] {
     `seed=${c.seed}`,
     ...c.trainSet.flatMap((s) => ["--set", s]),
   ];
+}
+
+/** The training config a reproduction config trains with (preset, `trainSet`, its seed). */
+export async function trainConfigOf(config: Partial<ReproConfig> = {}): Promise<TrainConfig> {
+  const c = _cfg(config);
+  const data = await reproData(c);
+  return await configFromArgs(parseTrainArgs(_trainArgv(c, data, "-")));
 }
 
 /**

@@ -147,3 +147,34 @@ export function cosineByRound(
     };
   });
 }
+
+/** What {@linkcode hitsTable} reads of an evaluation (an `EvalOutput` has it). */
+export interface HitsLike {
+  /** Dialogues. */
+  count: number;
+  /** Hits@K in percent by K: cumulative per round. */
+  hits: Record<string, { cumulative: number[] }>;
+}
+
+/**
+ * A compact table of cumulative Hits@K per round (percent), one row per method, with the
+ * number of dialogues: what an evaluation cell shows instead of the raw result.
+ */
+export function hitsTable(
+  results: Record<string, HitsLike>,
+  k = 10,
+): Record<string, string | number>[] {
+  return Object.entries(results).map(([method, e]) => {
+    const h = e.hits[String(k)];
+    if (!h) {
+      throw new Error(
+        `hitsTable: ${method} has no Hits@${k} (has ${Object.keys(e.hits).join(", ")})`,
+      );
+    }
+    return {
+      method,
+      dialogues: e.count,
+      ...Object.fromEntries(h.cumulative.map((v, r) => [`r${r}`, v])),
+    };
+  });
+}

@@ -1,7 +1,7 @@
 import { assert, assertClose } from "../_testing.ts";
 import { loadBundle } from "../bundle.ts";
 import { ROOT } from "../paths.ts";
-import { bundleSummary, cosineByRound, dataFigure, splitCosines } from "./data_view.ts";
+import { bundleSummary, cosineByRound, dataFigure, hitsTable, splitCosines } from "./data_view.ts";
 import {
   gateRouterFigure,
   parseTrainLog,
@@ -100,4 +100,10 @@ Deno.test("training figures and table carry the logged values", () => {
     "val round 0 %": 25,
     "val last round %": 75,
   }]);
+});
+
+Deno.test("hitsTable: one row per method, cumulative Hits@K per round; a missing K is named", () => {
+  const e = { count: 4, hits: { "10": { cumulative: [25, 50] } } };
+  assert.deepEqual(hitsTable({ chatir: e }), [{ method: "chatir", dialogues: 4, r0: 25, r1: 50 }]);
+  assert.throws(() => hitsTable({ dar: e }, 5), /dar has no Hits@5 \(has 10\)/);
 });
