@@ -36,6 +36,7 @@ export * from "./safetensors.ts";
 export * from "./schedule.ts";
 export * from "./show/data_view.ts";
 export * from "./show/progress.ts";
+export * from "./show/report.ts";
 export * from "./show/training_view.ts";
 export * from "./stats.ts";
 export * from "./synthetic.ts";

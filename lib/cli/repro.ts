@@ -19,7 +19,10 @@ import {
   reproEval,
   reproGate,
   reproTrain,
+  trainConfigOf,
 } from "../pipeline.ts";
+import { FIGURES_DIR, NOTEBOOKS_DIR } from "../paths.ts";
+import { renderReport, writeReport } from "../show/report.ts";
 import { trainingProgress } from "../show/progress.ts";
 import { parseArgs } from "./_args.ts";
 import { runNotebooks } from "./notebooks.ts";
@@ -109,6 +112,26 @@ export async function runRepro(
         outDir: notebooksOut,
       });
       await runNotebooks({ names: ["06"], params, outDir: notebooksOut });
+    });
+    await step("report", async () => {
+      const recipe = await trainConfigOf(config);
+      const run = await reproTrain(config);
+      const rep = await writeReport({
+        notebooksDir: notebooksOut ?? NOTEBOOKS_DIR,
+        settings: {
+          "data": config.data ?? `synthetic, preset ${config.preset}`,
+          "data seed": config.seed,
+          "training seeds": [recipe.seed],
+          "training preset": config.trainPreset,
+          "training overrides": config.trainSet,
+          "training run": run.dir.replace(/^.*\//, ""),
+          "backend": `${info.name} (${info.device})`,
+        },
+      });
+      const drawn = await renderReport(rep.html, `${FIGURES_DIR}/index.png`);
+      const blank = drawn.filter((f) => f.marks === 0).map((f) => f.name);
+      if (blank.length) throw new Error(`${rep.html}: blank figures ${blank.join(", ")}`);
+      console.error(`repro: ${rep.html} and ${rep.markdown}: ${drawn.length} figures`);
     });
   }
   return times;
