@@ -253,7 +253,9 @@ export interface RenderedFigure {
   height: number;
 }
 
-const _MARKS = ".plot path, .plot .point, .plot text, .shapelayer path, .barlayer path";
+// traces live in `.overplot` (lines, points, bars), drawings in `.shapelayer`; grid lines,
+// axes and legends are elsewhere, so an empty figure has none of these
+const _MARKS = ".overplot path, .overplot .point, .overplot image, .shapelayer path";
 
 /**
  * Opens a report page (`index.html`) in headless Chromium, measures every figure (a figure is
