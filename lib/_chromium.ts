@@ -147,12 +147,14 @@ export class _PlotlyPage {
 
   /** Opens `url` in the page and waits until it has loaded (`document.readyState`). */
   async goto(url: string, timeoutMs = 30_000): Promise<void> {
+    // a new document has a new time origin (the URL may change: redirects)
+    const before = await this.evaluate("performance.timeOrigin").catch(() => 0);
     const r = await this.#send("Page.navigate", { url });
     if (r.errorText) throw new Error(`chromium: cannot open ${url}: ${r.errorText}`);
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
       const ready = await this.evaluate(
-        `document.readyState === "complete" && location.href === ${JSON.stringify(url)}`,
+        `document.readyState === "complete" && performance.timeOrigin !== ${before}`,
       ).catch(() => false);
       if (ready) return;
       await new Promise((ok) => setTimeout(ok, 50));
