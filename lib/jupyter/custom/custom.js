@@ -6,27 +6,27 @@
 // When plotly.js cannot be loaded, the output says so (the static images are in figures/).
 define(["base/js/namespace", "notebook/js/outputarea"], function (Jupyter, outputarea) {
   "use strict";
-  var MIME = "application/vnd.plotly.v1+json";
-  var OutputArea = outputarea.OutputArea;
+  const MIME = "application/vnd.plotly.v1+json";
+  const OutputArea = outputarea.OutputArea;
   if (OutputArea.append_map[MIME]) return;
-  var base = (Jupyter.notebook && Jupyter.notebook.base_url) ||
+  const base = (Jupyter.notebook && Jupyter.notebook.base_url) ||
     document.body.getAttribute("data-base-url") || "/";
-  var plotlyUrl = base.replace(/\/?$/, "/") + "custom/plotly.min.js";
-  var append = function (json, md, element) {
-    var toinsert = this.create_output_subarea(md, "output_plotly", MIME);
-    var div = document.createElement("div");
+  const plotlyUrl = base.replace(/\/?$/, "/") + "custom/plotly.min.js";
+  const append = function (json, md, element) {
+    const toinsert = this.create_output_subarea(md, "output_plotly", MIME);
+    const div = document.createElement("div");
     div.style.width = "100%";
     toinsert.append(div);
     element.append(toinsert);
-    var fallback = function () {
+    const fallback = function () {
       div.textContent = "plotly.js did not load from " + plotlyUrl +
         " (start the server with `deno task lab`); the static figure is in figures/";
     };
     requirejs([plotlyUrl], function (Plotly) {
       // plotly.js's bundle sets window.Plotly and hands requirejs nothing
-      Plotly = Plotly || window.Plotly;
+      Plotly = Plotly || globalThis.Plotly;
       if (!Plotly) return fallback();
-      var layout = Object.assign({ autosize: true }, json.layout || {});
+      const layout = Object.assign({ autosize: true }, json.layout || {});
       Plotly.newPlot(div, json.data || [], layout, { responsive: true });
     }, fallback);
     return toinsert;
