@@ -158,7 +158,7 @@ export async function reproEval(
   const cached = await _readJson<EvalOutput>(out);
   if (cached) return cached;
   await initBackend();
-  console.error(`eval: ${method} on ${benchmark} (${_base(data)})`);
+  console.log(`eval: ${method} on ${benchmark} (${_base(data)})`);
   return await runEval({
     data,
     benchmark,
