@@ -24,6 +24,7 @@ import type { DegradationSeries, RankTable } from "./paper_figures.ts";
 import { CACHE_DIR, writeFileAtomic } from "./paths.ts";
 import { Rng } from "./rng.ts";
 import { ensureSynthetic } from "./synthetic.ts";
+import { defaultProgressMode, trainingProgress } from "./show/progress.ts";
 import type { TrainOptions } from "./train.ts";
 import { type TrainConfig, trainConfigHash } from "./train_config.ts";
 
@@ -114,7 +115,8 @@ export async function trainConfigOf(config: Partial<ReproConfig> = {}): Promise<
 /**
  * Trains the head once per (data, training config) and returns the run; a finished run of the
  * same config is reused without a word, a stopped one is resumed. `opts.onProgress` sees every
- * update (e.g. lib/show/progress.ts's bar), `opts.log` the progress lines (default stderr).
+ * update (e.g. lib/show/progress.ts's bar), `opts.log` the progress lines (default stderr; in a
+ * notebook, without either option, a live progress bar and no lines).
  */
 export async function reproTrain(
   config: Partial<ReproConfig> = {},
@@ -130,7 +132,12 @@ export async function reproTrain(
   if (!(state?.finished && state.configHash === fullHash)) {
     const argv = _trainArgv(c, data, dir);
     if (state && !state.finished) argv.push("--resume");
-    await runTrain(argv, undefined, opts);
+    // in a notebook, training without a progress option shows a live bar (nothing on stderr)
+    const bar = !opts.onProgress && !opts.log && defaultProgressMode() === "notebook"
+      ? trainingProgress("training")
+      : undefined;
+    await runTrain(argv, undefined, bar ?? opts);
+    await bar?.finish();
   }
   const checkpoint = `${dir}/best.safetensors`;
   try {

@@ -72,6 +72,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       `--notebook-dir=${ROOT}`,
       `--NotebookApp.token=${token}`,
       "--NotebookApp.allow_remote_access=False",
+      // checkpoints go to the temp folder, not to .ipynb_checkpoints/ beside the notebooks
+      `--FileCheckpoints.checkpoint_dir=${Deno.env.get("TMPDIR") ?? "/tmp"}/adafuse-checkpoints`,
       // Jupyter refuses root unless told; containers often run as root
       ...(Deno.uid() === 0 ? ["--allow-root"] : []),
     ],

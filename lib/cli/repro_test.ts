@@ -32,6 +32,7 @@ Deno.test({
     const tmp = await Deno.makeTempDir({ prefix: "repro_e2e_" });
     const before = new Map<string, string>();
     for (const e of Deno.readDirSync(`${ROOT}/notebooks`)) {
+      if (!e.isFile) continue;
       before.set(e.name, await Deno.readTextFile(`${ROOT}/notebooks/${e.name}`));
     }
     try {
