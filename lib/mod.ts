@@ -59,6 +59,9 @@ export {
   type PairedOptions,
 } from "./eval/stats.ts";
 
+// eval: the metric, computed in view
+export { hitsCumulative } from "./eval/metrics.ts";
+
 // show: figures and tables in a notebook
 export {
   closeFigures,
@@ -69,6 +72,22 @@ export {
   saveFigure,
 } from "./show/figures.ts";
 export { showTable, type TableLike } from "./show/tables.ts";
+export {
+  bundleSummary,
+  dataFigure,
+  hitsTable,
+  type SplitCosines,
+  splitCosines,
+  type SplitSummary,
+} from "./show/data_view.ts";
+export { type TrainingProgress, trainingProgress } from "./show/progress.ts";
+export {
+  gateRouterFigure,
+  readTrainLog,
+  trainingCurvesFigure,
+  trainingTable,
+  type TrainLog,
+} from "./show/training_view.ts";
 
 // paper: the cached pipeline, each figure's series and spec, paper-vs-ours tables
 export {
@@ -80,10 +99,17 @@ export {
   type ReproConfig,
   reproData,
   reproEval,
+  reproEvalSeeds,
   reproGate,
+  reproSeedRuns,
+  reproSeeds,
   reproTrain,
+  type ReproTrainOptions,
+  type SeedEval,
+  trainConfigOf,
   type TrainedRun,
 } from "./paper/pipeline.ts";
+export { trainingComparison } from "./paper/training.ts";
 export {
   degradationFigure,
   type DegradationSeries,

@@ -133,3 +133,27 @@ Deno.test("the notebooks command line takes names, --out, repeated --param and -
   assert.throws(() => parseNotebookArgs(["--bogus"]), /unknown option --bogus/);
   assert.throws(() => parseNotebookArgs(["--timeout", "soon"]), /seconds/);
 });
+
+Deno.test({
+  name: "runner saves a live progress bar in its last state, once (update_display_data)",
+  ignore: !hasJupyter,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const out = `${dir}/progress.ipynb`;
+      const { code, stderr } = await execute(
+        `${ROOT}/lib/testing/testdata/progress_bar.ipynb`,
+        out,
+      );
+      assert.equal(code, 0, stderr);
+      const cells = outputsOf(out);
+      const shown = cells[1].filter((o) => o.output_type === "display_data");
+      assert.equal(shown.length, 1, JSON.stringify(cells[1]));
+      assert.match(shown[0].data!["text/plain"], /^work 100% \[#+\] 20\/20 steps .*item 20$/);
+      assert.match(shown[0].data!["text/html"], /width:100\.0%/);
+      assert.equal(cells[1].filter((o) => o.output_type === "stream")[0].text, "notebook\n");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

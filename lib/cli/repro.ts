@@ -18,11 +18,15 @@ import {
   reproData,
   reproEval,
   reproGate,
+  reproSeedRuns,
   reproSeeds,
   reproTrain,
 } from "../paper/pipeline.ts";
 import { BENCHMARKS } from "../data/benchmarks.ts";
 import { trainOverridesFromSets } from "../train/config.ts";
+import { FIGURES_DIR, NOTEBOOKS_DIR } from "../runtime/paths.ts";
+import { renderReport, writeReport } from "../show/report.ts";
+import { trainingProgress } from "../show/progress.ts";
 import { parseArgs } from "./_args.ts";
 import { runNotebooks } from "./notebooks.ts";
 
@@ -89,7 +93,12 @@ export async function runRepro(
   const seeds = reproSeeds(config);
   for (const s of seeds) {
     const tag = seeds.length > 1 ? ` (training seed ${s})` : "";
-    await step(`train${tag}`, () => reproTrain(config, s));
+    const bar = trainingProgress(`train${tag}`);
+    await step(`train${tag}`, async () => {
+      const run = await reproTrain(config, { seed: s, ...(bar.bar.mode === "tty" ? bar : {}) });
+      await bar.finish();
+      return run;
+    });
     for (const b of BENCHMARKS) {
       await step(`eval adafuse ${b}${tag}`, () => reproEval(config, b, "adafuse", s));
     }
@@ -108,7 +117,9 @@ export async function runRepro(
       config.preset === REPRO_DEFAULTS.preset &&
       config.trainPreset === REPRO_DEFAULTS.trainPreset &&
       Object.keys(config.trainSet).length === 0;
-    // 00 and 02 take no data config; the figure notebooks take the config as parameters
+    // 00 and 02 take no data config; the figure notebooks take the config as parameters; 06
+    // (small data by default, to train in a minute) always gets it, so that it shows the run
+    // the figures come from
     await step("notebooks", async () => {
       await runNotebooks({ names: ["00", "02"], outDir: notebooksOut });
       await runNotebooks({
@@ -116,6 +127,26 @@ export async function runRepro(
         params: isDefault ? [] : params,
         outDir: notebooksOut,
       });
+      await runNotebooks({ names: ["06"], params, outDir: notebooksOut });
+    });
+    await step("report", async () => {
+      const runs = await reproSeedRuns(config);
+      const rep = await writeReport({
+        notebooksDir: notebooksOut ?? NOTEBOOKS_DIR,
+        settings: {
+          "data": config.data ?? `synthetic, preset ${config.preset}`,
+          "data seed": config.seed,
+          "training seeds": runs.map((r) => r.seed),
+          "training preset": config.trainPreset,
+          "training overrides": config.trainSet,
+          "training runs": runs.map((r) => r.dir.replace(/^.*\//, "")),
+          "backend": `${info.name} (${info.device})`,
+        },
+      });
+      const drawn = await renderReport(rep.html, `${FIGURES_DIR}/index.png`);
+      const blank = drawn.filter((f) => f.marks === 0).map((f) => f.name);
+      if (blank.length) throw new Error(`${rep.html}: blank figures ${blank.join(", ")}`);
+      console.error(`repro: ${rep.html} and ${rep.markdown}: ${drawn.length} figures`);
     });
   }
   return times;

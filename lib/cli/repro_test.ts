@@ -34,6 +34,7 @@ Deno.test({
     const tmp = await Deno.makeTempDir({ prefix: "repro_e2e_" });
     const before = new Map<string, string>();
     for (const e of Deno.readDirSync(`${ROOT}/notebooks`)) {
+      if (!e.isFile) continue;
       before.set(e.name, await Deno.readTextFile(`${ROOT}/notebooks/${e.name}`));
     }
     try {
@@ -66,7 +67,11 @@ Deno.test({
           assert.ok(figs.includes(`${f}.${ext}`), `${f}.${ext}`);
         }
       }
-      for (const nb of ["01_degradation", "03_hits_at_10", "04_gate_vs_cosine"]) {
+      // the reviewer's page and its screenshot
+      for (const f of ["index.html", "REPORT.md", "index.png", "plotly.min.js"]) {
+        assert.ok(figs.includes(f), f);
+      }
+      for (const nb of ["01_degradation", "03_hits_at_10", "04_gate_vs_cosine", "06_training"]) {
         const cells = JSON.parse(await Deno.readTextFile(`${tmp}/notebooks/${nb}.ipynb`)).cells;
         const code = cells.filter((c: { cell_type: string }) => c.cell_type === "code");
         const last = JSON.stringify(code.at(-2).outputs);

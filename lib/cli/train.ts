@@ -22,7 +22,8 @@ import {
   TRAIN_PRESETS,
   type TrainConfig,
 } from "../train/config.ts";
-import { type CachedTrainRun, trainOnBundle } from "../train/run.ts";
+import { type CachedTrainRun, trainOnBundle, type TrainOnBundleOptions } from "../train/run.ts";
+import { trainingProgress } from "../show/progress.ts";
 import { parseArgs } from "./_args.ts";
 
 /** Parsed command line of {@linkcode runTrain}. */
@@ -96,11 +97,14 @@ export async function configFromArgs(args: TrainArgs): Promise<TrainConfig> {
  *
  * @param loadData how to load the two splits of `--data` (default: lib/data/bundle.ts's
  *   `loadBundle`).
+ * @param opts `onProgress` (called after every update) and `log` (where the progress lines go;
+ *   default stderr) of lib/train.ts's `train`.
  */
 export async function runTrain(
   argv: string[],
   loadData: (dir: string, splits: string[]) => Promise<TrainData> = (dir, splits) =>
     loadBundle(dir, { splits }),
+  opts: Pick<TrainOnBundleOptions, "onProgress" | "log"> = {},
 ): Promise<TrainResult | CachedTrainRun> {
   const args = parseTrainArgs(argv);
   const config = await configFromArgs(args);
@@ -109,12 +113,16 @@ export async function runTrain(
     resume: args.resume,
     backend: args.backend,
     loadData,
+    ...opts,
   });
 }
 
 if (import.meta.main) {
   try {
-    await runTrain(Deno.args);
+    // in a terminal: one line with a bar and the ETA, rewritten in place
+    const bar = trainingProgress("train");
+    await runTrain(Deno.args, undefined, bar.bar.mode === "tty" ? bar : {});
+    await bar.finish();
   } catch (e) {
     console.error(`train: ${e instanceof Error ? e.message : e}`);
     Deno.exit(1);

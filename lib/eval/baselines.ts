@@ -13,7 +13,6 @@
  * @module
  */
 import { normalizeRows } from "../runtime/rows.ts";
-import type { Rng } from "../runtime/rng.ts";
 import { type Bundle, type Split, targetPool } from "../data/bundle.ts";
 import { combineParts, type CorpusIndex, prepareCorpus, type ScorePart } from "../model/ranking.ts";
 

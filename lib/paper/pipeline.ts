@@ -24,7 +24,8 @@ import { DAR_SCHEDULE, darWeights, rowCosines } from "../eval/baselines.ts";
 import { loadBundle } from "../data/bundle.ts";
 import { loadCheckpoint } from "../model/checkpoint.ts";
 import { type EvalMethod, type EvalOutput, runEval } from "../eval/evaluate.ts";
-import { trainOnBundle } from "../train/run.ts";
+import { trainOnBundle, type TrainOnBundleOptions } from "../train/run.ts";
+import { defaultProgressMode, trainingProgress } from "../show/progress.ts";
 import { averageRankDrop, degradationRate } from "../eval/metrics.ts";
 import type { DegradationSeries } from "./fig1_degradation.ts";
 import type { RankTable } from "./reference.ts";
@@ -140,29 +141,58 @@ export function reproTrainingConfig(
   return trainConfig(c.trainPreset, { seed: _trainSeed(c, trainSeed), ...c.trainSet });
 }
 
+/** Options of {@linkcode reproTrain}. */
+export interface ReproTrainOptions {
+  /** The training seed (default: the first of {@linkcode reproSeeds}). */
+  seed?: number;
+  /** Called after every update (e.g. lib/show/progress.ts's bar). */
+  onProgress?: TrainOnBundleOptions["onProgress"];
+  /** Where the progress lines go (default: stderr). */
+  log?: (line: string) => void;
+}
+
+/** The training config a reproduction config trains with (its first training seed). */
+export function trainConfigOf(config: Partial<ReproConfig> = {}): Promise<TrainConfig> {
+  return Promise.resolve(reproTrainingConfig(config));
+}
+
 /**
  * Trains the head once per (data, training config, training seed) and returns the run; a
- * finished run of the same config is reused, a stopped one is resumed. A `set` of `seed=…` in
- * `config.trainSet` would override the seed: use `seeds` instead.
+ * finished run of the same config is reused without a word, a stopped one is resumed. A
+ * `trainSet` with a `seed` would override the seed: use `seeds` instead. Without `onProgress`
+ * or `log`, training in a notebook shows a live progress bar and prints no lines.
  *
  * @param config the reproduction config.
- * @param trainSeed the training seed (default: the first of {@linkcode reproSeeds}).
+ * @param opts the training seed and where progress goes.
  */
 export async function reproTrain(
   config: Partial<ReproConfig> = {},
-  trainSeed?: number,
+  opts: ReproTrainOptions = {},
 ): Promise<TrainedRun> {
   const c = _cfg(config);
-  const seed = _trainSeed(c, trainSeed);
+  const seed = _trainSeed(c, opts.seed);
   const data = await reproData(c);
   const trainCfg = reproTrainingConfig(c, seed);
-  const hash = (await trainConfigHash(trainCfg)).slice(0, 8);
-  const dir = `${CACHE_DIR}/runs/${_base(data)}--${c.trainPreset}-seed${trainCfg.seed}-${hash}`;
-  const state = await readJsonIfExists<{ finished?: boolean }>(`${dir}/state.json`);
-  await trainOnBundle(data, trainCfg, {
-    outDir: dir,
-    resume: state !== undefined && !state.finished,
-  });
+  const fullHash = await trainConfigHash(trainCfg);
+  const dir = `${CACHE_DIR}/runs/${_base(data)}--${c.trainPreset}-seed${trainCfg.seed}-${
+    fullHash.slice(0, 8)
+  }`;
+  const state = await readJsonIfExists<{ finished?: boolean; configHash?: string }>(
+    `${dir}/state.json`,
+  );
+  // a finished run of this config is reused silently (no "nothing to do" line in notebooks)
+  if (!(state?.finished && state.configHash === fullHash)) {
+    const bar = !opts.onProgress && !opts.log && defaultProgressMode() === "notebook"
+      ? trainingProgress("training")
+      : undefined;
+    await trainOnBundle(data, trainCfg, {
+      outDir: dir,
+      resume: state !== undefined && !state.finished,
+      onProgress: bar?.onProgress ?? opts.onProgress,
+      log: bar?.log ?? opts.log,
+    });
+    await bar?.finish();
+  }
   const checkpoint = `${dir}/best.safetensors`;
   try {
     await Deno.stat(checkpoint);
@@ -175,7 +205,7 @@ export async function reproTrain(
 /** One run per training seed of `config` ({@linkcode reproSeeds}), in that order, cached. */
 export async function reproSeedRuns(config: Partial<ReproConfig> = {}): Promise<TrainedRun[]> {
   const runs: TrainedRun[] = [];
-  for (const s of reproSeeds(config)) runs.push(await reproTrain(config, s));
+  for (const s of reproSeeds(config)) runs.push(await reproTrain(config, { seed: s }));
   return runs;
 }
 
@@ -192,13 +222,13 @@ export async function reproEval(
 ): Promise<EvalOutput> {
   const c = _cfg(config);
   const data = await reproData(c);
-  const run = method === "adafuse" ? await reproTrain(c, trainSeed) : undefined;
+  const run = method === "adafuse" ? await reproTrain(c, { seed: trainSeed }) : undefined;
   const tag = run ? `${method}--${_base(run.dir)}` : method;
   const out = `${CACHE_DIR}/cache/eval/${_base(data)}/${tag}/${benchmark}.json`;
   const cached = await readJsonIfExists<EvalOutput>(out);
   if (cached) return cached;
   await initBackend();
-  console.error(`eval: ${method} on ${benchmark} (${_base(data)})`);
+  console.log(`eval: ${method} on ${benchmark} (${_base(data)})`);
   return await runEval({
     data,
     benchmark,
@@ -283,7 +313,7 @@ export async function reproGate(
 ): Promise<GateSamples> {
   const c = _cfg(config);
   const data = await reproData(c);
-  const run = await reproTrain(c, trainSeed);
+  const run = await reproTrain(c, { seed: trainSeed });
   const out = `${CACHE_DIR}/cache/gate/${_base(data)}--${
     _base(run.dir)
   }-${split}-${n}-${c.seed}.json`;

@@ -140,6 +140,44 @@ export class PlotlyPage {
     return r.result.value;
   }
 
+  /** Sends one DevTools protocol command to the page and returns its result. */
+  async cdp(method: string, params: Json = {}): Promise<Json> {
+    return await this.#send(method, params);
+  }
+
+  /** Opens `url` in the page and waits until it has loaded (`document.readyState`). */
+  async goto(url: string, timeoutMs = 30_000): Promise<void> {
+    // a new document has a new time origin (the URL may change: redirects)
+    const before = await this.evaluate("performance.timeOrigin").catch(() => 0);
+    const r = await this.#send("Page.navigate", { url });
+    if (r.errorText) throw new Error(`chromium: cannot open ${url}: ${r.errorText}`);
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      const ready = await this.evaluate(
+        `document.readyState === "complete" && performance.timeOrigin !== ${before}`,
+      ).catch(() => false);
+      if (ready) return;
+      await new Promise((ok) => setTimeout(ok, 50));
+    }
+    throw new Error(`chromium: ${url} did not finish loading in ${timeoutMs / 1000} s`);
+  }
+
+  /** A PNG screenshot of the whole page at `width` CSS pixels (height up to `maxHeight`). */
+  async screenshot(width = 1200, maxHeight = 16_000): Promise<Uint8Array> {
+    const metrics = (height: number) =>
+      this.#send("Emulation.setDeviceMetricsOverride", {
+        width,
+        height,
+        deviceScaleFactor: 1,
+        mobile: false,
+      });
+    await metrics(800);
+    const h: number = await this.evaluate("Math.ceil(document.documentElement.scrollHeight)");
+    await metrics(Math.min(Math.max(h, 1), maxHeight));
+    const { data } = await this.#send("Page.captureScreenshot", { format: "png" });
+    return Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+  }
+
   /** Closes the browser and removes its profile. */
   async close(): Promise<void> {
     try {

@@ -3,8 +3,13 @@
  * notebook. May import runtime/ … eval/.
  *
  * Figures: a plotly figure spec (`{data, layout}`) shown in a notebook and written to
- * `figures/` as static SVG and PNG (plotly.js in headless Debian Chromium) and as a standalone
- * interactive HTML page that works offline (plotly.js inlined).
+ * `figures/` as static SVG and PNG (plotly.js in headless Debian Chromium) and as an interactive
+ * HTML page that works offline: every page loads the one local copy `figures/plotly.min.js`
+ * (copied from `node_modules/plotly.js-dist-min` when missing or different) by relative path.
+ *
+ * In a notebook a figure is one MIME bundle: plotly's JSON (the live figure, for front ends
+ * with plotly's renderer), the static `image/svg+xml` and `image/png` (for the repository's web
+ * view, nbviewer, untrusted notebooks and front ends without plotly) and a `text/plain` line.
  *
  * @module
  */
@@ -50,8 +55,10 @@ export interface SavedFigure {
   spec: FigureSpec;
   /** Where it was written. */
   files: FigureFiles;
-  /** The static SVG text (used as the notebook's HTML fallback). */
+  /** The static SVG text (the notebook's `image/svg+xml`). */
   svg: string;
+  /** The static PNG bytes (the notebook's `image/png`). */
+  png: Uint8Array;
 }
 
 function _checkSpec(fig: FigureSpec, name: string): void {
@@ -65,16 +72,54 @@ function _checkSpec(fig: FigureSpec, name: string): void {
   }
 }
 
-let _plotlyJs: string | undefined;
+/** File name of the local plotly.js copy that every figure page loads (beside the pages). */
+export const PLOTLY_JS_NAME = "plotly.min.js";
 
-/** A standalone HTML page for `fig`, with plotly.js inlined so that it works offline. */
-export async function figureHtml(fig: FigureSpec, title = "figure"): Promise<string> {
-  _plotlyJs ??= await Deno.readTextFile(`${ROOT}/node_modules/plotly.js-dist-min/plotly.min.js`);
+/** Path of the plotly.js bundle the project pins (`node_modules/plotly.js-dist-min`). */
+export const PLOTLY_JS_SOURCE: string = `${ROOT}/node_modules/plotly.js-dist-min/plotly.min.js`;
+
+async function _sameBytes(a: string, b: string): Promise<boolean> {
+  try {
+    const [x, y] = await Promise.all([Deno.readFile(a), Deno.readFile(b)]);
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+/**
+ * Makes sure `dir/plotly.min.js` is a copy of the pinned plotly.js (copies it, atomically, when
+ * missing or different); returns its path.
+ */
+export async function ensurePlotlyJs(dir: string = FIGURES_DIR): Promise<string> {
+  const target = `${dir}/${PLOTLY_JS_NAME}`;
+  if (!(await _sameBytes(PLOTLY_JS_SOURCE, target))) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(PLOTLY_JS_SOURCE);
+    } catch {
+      throw new Error(`${PLOTLY_JS_SOURCE} is missing; run \`sh lib/tools/setup.sh\` (npm ci)`);
+    }
+    await writeFileAtomic(target, bytes);
+  }
+  return target;
+}
+
+/**
+ * An interactive HTML page for `fig` that loads plotly.js from `plotlySrc` (by default the
+ * relative `plotly.min.js` that {@linkcode ensurePlotlyJs} keeps beside the pages), so it works
+ * offline and stays small.
+ */
+export function figureHtml(fig: FigureSpec, title = "figure", plotlySrc = PLOTLY_JS_NAME): string {
   const spec = JSON.stringify(fig).replace(/</g, "\\u003c");
   const safeTitle = title.replace(/[<&]/g, "");
+  const src = plotlySrc.replace(/["<&]/g, "");
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>${safeTitle}</title>
-<script>${_plotlyJs}</script>
+<script src="${src}"></script>
 <style>html,body{margin:0;height:100%}#fig{width:100%;height:100%}</style></head>
 <body><div id="fig"></div><script>
 const fig = ${spec};
@@ -109,9 +154,10 @@ export async function renderStatic(
 }
 
 /**
- * Writes `fig` to `figures/<name>.svg`, `.png` and `.html` (each atomically) and returns a
- * value that a notebook cell displays as the interactive plotly figure (with the SVG as
- * fallback for front ends without plotly).
+ * Writes `fig` to `figures/<name>.svg`, `.png` and `.html` (each atomically; the page loads
+ * `figures/plotly.min.js`, kept up to date here) and returns a value that a notebook cell
+ * displays as {@linkcode displayBundle}: the interactive plotly figure with the static SVG and
+ * PNG beside it.
  */
 export async function saveFigure(
   fig: FigureSpec,
@@ -128,21 +174,42 @@ export async function saveFigure(
   };
   await writeFileAtomic(files.svg, svg);
   await writeFileAtomic(files.png, png);
-  await writeFileAtomic(files.html, await figureHtml(fig, name));
-  const saved: SavedFigure = { spec: fig, files, svg };
+  await ensurePlotlyJs(dir);
+  await writeFileAtomic(files.html, figureHtml(fig, name));
+  const saved: SavedFigure = { spec: fig, files, svg, png };
   Object.defineProperty(saved, Symbol.for("Jupyter.display"), {
-    value: () => displayBundle(fig, svg),
+    value: () => displayBundle(fig, { svg, png, name }),
     enumerable: false,
   });
   return saved;
 }
 
-/** The Jupyter MIME bundle of a figure: plotly JSON, plus HTML (the SVG, or a note). */
-export function displayBundle(fig: FigureSpec, svg?: string): Record<string, unknown> {
-  return {
+function _base64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+/**
+ * The Jupyter MIME bundle of a figure: plotly's JSON, the static `image/svg+xml` and
+ * `image/png` (base64) when given, and a `text/plain` line naming the figure's files. No
+ * `text/html`: untrusted notebooks sanitise it into garbled text.
+ */
+export function displayBundle(
+  fig: FigureSpec,
+  statics: { svg?: string; png?: Uint8Array; name?: string } = {},
+): Record<string, unknown> {
+  const bundle: Record<string, unknown> = {
     "application/vnd.plotly.v1+json": { data: fig.data, layout: fig.layout ?? {} },
-    "text/html": svg ?? "<p>(plotly figure: open the .html file in figures/)</p>",
   };
+  if (statics.svg !== undefined) bundle["image/svg+xml"] = statics.svg;
+  if (statics.png !== undefined) bundle["image/png"] = _base64(statics.png);
+  bundle["text/plain"] = statics.name
+    ? `figure ${statics.name}: figures/${statics.name}.svg, .png, .html`
+    : "plotly figure";
+  return bundle;
 }
 
 /** Closes the browser used for static figures (call at the end of a task). */

@@ -71,6 +71,7 @@ class Router:
     def __init__(self):
         self.cells = {}  # msg_id -> cell
         self.idle = set()
+        self.displays = {}  # display_id -> outputs shown with it (updated in place)
 
     def route(self, msg):
         parent = msg.get("parent_header", {}).get("msg_id")
@@ -79,6 +80,16 @@ class Router:
         if kind == "status":
             if content.get("execution_state") == "idle":
                 self.idle.add(parent)
+            return
+        if kind == "update_display_data":
+            # a live display (a progress bar): the saved notebook keeps its last state
+            did = content.get("transient", {}).get("display_id")
+            data = dict(content.get("data", {}))
+            if "text/plain" in data:
+                data["text/plain"] = strip_ansi(data["text/plain"])
+            for out in self.displays.get(did, []):
+                out["data"] = data
+                out["metadata"] = content.get("metadata", {})
             return
         cell = self.cells.get(parent)
         if cell is None:
@@ -97,7 +108,11 @@ class Router:
             kw = {"data": data, "metadata": content.get("metadata", {})}
             if kind == "execute_result":
                 kw["execution_count"] = content.get("execution_count")
-            outs.append(nbformat.v4.new_output(kind, **kw))
+            out = nbformat.v4.new_output(kind, **kw)
+            outs.append(out)
+            did = content.get("transient", {}).get("display_id")
+            if did:
+                self.displays.setdefault(did, []).append(out)
         elif kind == "error":
             outs.append(nbformat.v4.new_output(
                 "error", ename=content.get("ename", "Error"), evalue=strip_ansi(content.get("evalue", "")),

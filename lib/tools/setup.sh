@@ -4,8 +4,9 @@
 # Sets up everything the project needs; idempotent and quick when already done.
 #   - npm dependencies (Deno itself, TensorFlow.js, plotly.js, arquero, d3-regression),
 #     pinned in package.json / package-lock.json, installed only when the lock changed;
-#   - Debian packages (Jupyter to run notebooks headless, Chromium for static figures,
-#     Mesa's Vulkan drivers for a CPU WebGPU adapter), installed only when missing.
+#   - Debian packages (Jupyter to run notebooks headless, the classic Notebook for `deno task
+#     lab`, Chromium for static figures, Mesa's Vulkan drivers for a CPU WebGPU adapter),
+#     installed only when missing.
 # Nothing is written outside the repository except Debian's packages.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,7 +20,7 @@ if [ ! -x node_modules/.bin/deno ] || [ ! -f "$stamp" ] || ! cmp -s package-lock
 fi
 
 need=""
-for pkg in jupyter-nbconvert python3-nbclient python3-ipykernel chromium fonts-dejavu-core mesa-vulkan-drivers libvulkan1; do
+for pkg in jupyter-nbconvert jupyter-notebook python3-nbclient python3-ipykernel chromium fonts-dejavu-core mesa-vulkan-drivers libvulkan1; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need="$need $pkg"
 done
 if [ -n "$need" ]; then

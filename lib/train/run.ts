@@ -9,7 +9,7 @@
 import { type BackendName, initBackend } from "../runtime/backend.ts";
 import { readJsonIfExists } from "../runtime/paths.ts";
 import { loadBundle } from "../data/bundle.ts";
-import { train, type TrainData, type TrainResult } from "./loop.ts";
+import { train, type TrainData, type TrainOptions, type TrainResult } from "./loop.ts";
 import { type TrainConfig, trainConfigHash } from "./config.ts";
 
 /** Options of {@linkcode trainOnBundle}. */
@@ -22,6 +22,10 @@ export interface TrainOnBundleOptions {
   backend?: BackendName;
   /** How to load the two splits (default: lib/data/bundle.ts's `loadBundle`). */
   loadData?: (dir: string, splits: string[]) => Promise<TrainData>;
+  /** Called after every update (e.g. lib/show/progress.ts's bar). */
+  onProgress?: TrainOptions["onProgress"];
+  /** Where the progress lines go (default: stderr). */
+  log?: (line: string) => void;
 }
 
 /** What {@linkcode trainOnBundle} returns when `outDir` already held the finished run. */
@@ -36,7 +40,8 @@ export interface CachedTrainRun {
 
 /**
  * Trains `config` on the bundle in `dataDir` into `opts.outDir`, or returns at once when that
- * folder holds the finished run of the same config. Progress goes to stderr.
+ * folder holds the finished run of the same config. Progress lines go to `opts.log` (default
+ * stderr).
  */
 export async function trainOnBundle(
   dataDir: string,
@@ -44,12 +49,13 @@ export async function trainOnBundle(
   opts: TrainOnBundleOptions,
 ): Promise<TrainResult | CachedTrainRun> {
   const { outDir } = opts;
+  const say = opts.log ?? ((line: string) => console.error(line));
   const hash = await trainConfigHash(config);
   const st = await readJsonIfExists<
     { finished?: boolean; configHash?: string; bestMetric?: number; bestEpoch?: number }
   >(`${outDir}/state.json`).catch(() => undefined);
   if (st?.finished && st.configHash === hash) {
-    console.error(
+    say(
       `train: ${outDir} already holds the finished run of this config (hash ${
         hash.slice(0, 12)
       }, best val metric ${st.bestMetric} at epoch ${st.bestEpoch}); nothing to do`,
@@ -57,11 +63,16 @@ export async function trainOnBundle(
     return { cached: true, configHash: hash, outDir };
   }
   const info = await initBackend(opts.backend);
-  console.error(`train: backend ${info.name} (${info.device}); config hash ${hash.slice(0, 12)}`);
+  say(`train: backend ${info.name} (${info.device}); config hash ${hash.slice(0, 12)}`);
   const load = opts.loadData ?? ((dir, splits) => loadBundle(dir, { splits }));
   const data = await load(dataDir, [config.trainSplit, config.valSplit]);
-  const res = await train(data, config, { outDir, resume: opts.resume ?? false });
-  console.error(
+  const res = await train(data, config, {
+    outDir,
+    resume: opts.resume ?? false,
+    onProgress: opts.onProgress,
+    log: opts.log,
+  });
+  say(
     `train: done; best val metric ${res.bestMetric.toFixed(4)} at epoch ${res.bestEpoch} → ` +
       `${res.bestCheckpoint}`,
   );

@@ -1,0 +1,161 @@
+/**
+ * A training run in view: its `log.jsonl` read back (lib/train.ts writes it) and drawn as the
+ * curves a reader checks first: loss, learning rate and gradient norm per update, validation
+ * Hits@K per epoch, the gate's mean ± sd and the router's expert load over training.
+ *
+ * @module
+ */
+import type { FigureSpec } from "./figures.ts";
+import type { EvalRecord, StepLog } from "../train/loop.ts";
+
+/** A run's `log.jsonl`, split by line type. */
+export interface TrainLog {
+  /** The `step` lines, in order. */
+  steps: StepLog[];
+  /** The `eval` lines (validation after an epoch), in order. */
+  evals: (EvalRecord & { type: "eval" })[];
+}
+
+/** Parses the text of a `log.jsonl`; a bad line is an error naming its number. */
+export function parseTrainLog(text: string, source = "log.jsonl"): TrainLog {
+  const log: TrainLog = { steps: [], evals: [] };
+  text.split("\n").forEach((line, i) => {
+    if (!line.trim()) return;
+    let o: { type?: string };
+    try {
+      o = JSON.parse(line);
+    } catch {
+      throw new Error(`${source}:${i + 1}: not JSON; the run was stopped while writing? resume it`);
+    }
+    if (o.type === "step") log.steps.push(o as StepLog);
+    else if (o.type === "eval") log.evals.push(o as TrainLog["evals"][number]);
+  });
+  return log;
+}
+
+/** Reads `RUN_DIR/log.jsonl`. */
+export async function readTrainLog(runDir: string): Promise<TrainLog> {
+  const path = `${runDir.replace(/\/$/, "")}/log.jsonl`;
+  return parseTrainLog(await Deno.readTextFile(path), path);
+}
+
+const _axis = (title: string, extra: Record<string, unknown> = {}) => ({
+  title: { text: title },
+  ...extra,
+});
+
+/**
+ * The optimisation curves, four panels: training loss, learning rate and gradient norm (before
+ * clipping) per update, and validation Hits@K (the mean over rounds, the selection metric, and
+ * the first and last round) per epoch, in percent.
+ */
+export function trainingCurvesFigure(log: TrainLog, title = "Training", k = 10): FigureSpec {
+  const step = log.steps.map((s) => s.step);
+  const epoch = log.evals.map((e) => e.epoch + 1);
+  const line = (y: number[], name: string, ax: string, color: string) => ({
+    type: "scatter",
+    mode: "lines",
+    x: step,
+    y,
+    name,
+    xaxis: `x${ax}`,
+    yaxis: `y${ax}`,
+    line: { color },
+  });
+  const val = (y: number[], name: string, color: string, dash = "solid") => ({
+    type: "scatter",
+    mode: "lines+markers",
+    x: epoch,
+    y: y.map((v) => 100 * v),
+    name,
+    xaxis: "x4",
+    yaxis: "y4",
+    line: { color, dash },
+  });
+  return {
+    data: [
+      line(log.steps.map((s) => s.loss), "training loss", "", "#1f77b4"),
+      line(log.steps.map((s) => s.lr), "learning rate", "2", "#ff7f0e"),
+      line(log.steps.map((s) => s.gradNorm), "gradient norm", "3", "#2ca02c"),
+      val(log.evals.map((e) => e.valMetric), `val mean Hits@${k}`, "#d62728"),
+      val(log.evals.map((e) => e.valHits[0]), `val Hits@${k}, round 0`, "#9467bd", "dot"),
+      val(log.evals.map((e) => e.valHits.at(-1)!), `val Hits@${k}, last round`, "#8c564b", "dash"),
+    ],
+    layout: {
+      title: { text: title },
+      grid: { rows: 2, columns: 2, pattern: "independent" },
+      xaxis: _axis("update"),
+      yaxis: _axis("InfoNCE loss"),
+      xaxis2: _axis("update"),
+      yaxis2: _axis("learning rate", { exponentformat: "e" }),
+      xaxis3: _axis("update"),
+      yaxis3: _axis("global gradient norm"),
+      xaxis4: _axis("epoch", { dtick: 1 }),
+      yaxis4: _axis(`validation Hits@${k} (%)`),
+      legend: { orientation: "h", y: -0.15 },
+    },
+  };
+}
+
+/**
+ * The head's two adaptive parts over training: the gate's text weight `w` (mean ± one standard
+ * deviation over each update's samples; the image weight is `1 − w`) and the router's expert
+ * load (mean probability of each expert).
+ */
+export function gateRouterFigure(
+  log: TrainLog,
+  title = "Gate and router over training",
+): FigureSpec {
+  const x = log.steps.map((s) => s.step);
+  const mean = log.steps.map((s) => s.gateMean);
+  const hi = log.steps.map((s) => s.gateMean + s.gateStd);
+  const lo = log.steps.map((s) => s.gateMean - s.gateStd);
+  const experts = log.steps[0]?.expertLoad.length ?? 0;
+  const palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
+  return {
+    data: [
+      {
+        type: "scatter",
+        x: [...x, ...x.slice().reverse()],
+        y: [...hi, ...lo.slice().reverse()],
+        fill: "toself",
+        fillcolor: "rgba(31,119,180,0.2)",
+        line: { width: 0 },
+        name: "w ± sd",
+        hoverinfo: "skip",
+      },
+      { type: "scatter", mode: "lines", x, y: mean, name: "gate: text weight w (mean)" },
+      ...Array.from({ length: experts }, (_, e) => ({
+        type: "scatter",
+        mode: "lines",
+        x,
+        y: log.steps.map((s) => s.expertLoad[e]),
+        name: `expert ${e + 1} load`,
+        xaxis: "x2",
+        yaxis: "y2",
+        line: { color: palette[e % palette.length] },
+      })),
+    ],
+    layout: {
+      title: { text: title },
+      grid: { rows: 1, columns: 2, pattern: "independent" },
+      xaxis: _axis("update"),
+      yaxis: _axis("text weight w"),
+      xaxis2: _axis("update"),
+      yaxis2: _axis("mean router probability", { rangemode: "tozero" }),
+      legend: { orientation: "h", y: -0.2 },
+    },
+  };
+}
+
+/** One row per validation: epoch, update, training loss, val metric and Hits@K (percent). */
+export function trainingTable(log: TrainLog, k = 10): Record<string, number>[] {
+  return log.evals.map((e) => ({
+    epoch: e.epoch + 1,
+    update: e.step,
+    "train loss": e.trainLoss,
+    [`val mean Hits@${k} %`]: 100 * e.valMetric,
+    "val round 0 %": 100 * e.valHits[0],
+    "val last round %": 100 * e.valHits.at(-1)!,
+  }));
+}
