@@ -52,11 +52,13 @@ export type { BaselineName } from "./eval/baselines.ts";
 export type { TrainConfig, TrainEngine, TrainModelConfig, TrainOverrides } from "./train/config.ts";
 export {
   type BootstrapOptions,
+  bootstrapSlope,
   type DiffCI,
   type McNemarResult,
   pairedBootstrap,
   pairedMcNemar,
   type PairedOptions,
+  type SlopeCI,
 } from "./eval/stats.ts";
 
 // eval: the metric, computed in view
@@ -116,10 +118,12 @@ export {
   fig1Comparison,
 } from "./paper/fig1_degradation.ts";
 export { architectureFigure, fig2Comparison } from "./paper/fig2_architecture.ts";
-export { fig3Comparison, hitsFigure } from "./paper/fig3_hits.ts";
+export { type AdaMinusDar, fig3Comparison, hitsFigure } from "./paper/fig3_hits.ts";
 export { fig4Comparison, gateFigure, type Trend } from "./paper/fig4_gate.ts";
 export {
   type ComparisonRow,
+  meanOverSeeds,
+  meanSd,
   type PaperReference,
   paperReference,
   type RankTable,

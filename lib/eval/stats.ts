@@ -179,3 +179,56 @@ export function pairedMcNemar(
     return { onlyA, onlyB, p: mcnemarExact(onlyA, onlyB) };
   });
 }
+
+/** A least-squares slope with its bootstrap percentile interval. */
+export interface SlopeCI {
+  /** The slope on all pairs. */
+  slope: number;
+  /** Lower end of the percentile interval. */
+  lo: number;
+  /** Upper end of the percentile interval. */
+  hi: number;
+}
+
+/**
+ * Least-squares slope of `y` against `x` with a percentile bootstrap interval over the pairs
+ * (resampled with replacement, seeded).
+ *
+ * @param opts `replicates` (default 1000), `level` (0.95), `seed` (0).
+ */
+export function bootstrapSlope(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  opts: { replicates?: number; level?: number; seed?: number } = {},
+): SlopeCI {
+  const n = x.length;
+  if (n !== y.length || n < 2) {
+    throw new Error(`bootstrapSlope: x and y need the same length ≥ 2 (got ${n} and ${y.length})`);
+  }
+  const slopeOf = (idx?: Uint32Array): number => {
+    let sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (let i = 0; i < n; i++) {
+      const j = idx ? idx[i] : i;
+      sx += x[j];
+      sy += y[j];
+      sxx += x[j] * x[j];
+      sxy += x[j] * y[j];
+    }
+    const den = n * sxx - sx * sx;
+    return den === 0 ? 0 : (n * sxy - sx * sy) / den;
+  };
+  const reps = opts.replicates ?? 1000, level = opts.level ?? 0.95;
+  const rng = new Rng(opts.seed ?? 0);
+  const idx = new Uint32Array(n);
+  const slopes = new Float64Array(reps);
+  for (let b = 0; b < reps; b++) {
+    for (let i = 0; i < n; i++) idx[i] = rng.int(n);
+    slopes[b] = slopeOf(idx);
+  }
+  slopes.sort();
+  return {
+    slope: slopeOf(),
+    lo: quantileSorted(slopes, (1 - level) / 2),
+    hi: quantileSorted(slopes, 1 - (1 - level) / 2),
+  };
+}

@@ -1,5 +1,6 @@
 import { assert, assertClose } from "../testing/assert.ts";
 import {
+  bootstrapSlope,
   hitIndicators,
   mcnemarExact,
   pairedBootstrap,
@@ -59,4 +60,20 @@ Deno.test("quantileSorted interpolates like numpy", () => {
   assert.equal(quantileSorted([1, 2, 3, 4], 0.5), 2.5);
   assertClose(quantileSorted([0, 10], 0.025), 0.25, 1e-12);
   assert.ok(Number.isNaN(quantileSorted([], 0.5)));
+});
+
+Deno.test("bootstrapSlope: the exact slope of a line, an interval that brackets a noisy one", () => {
+  const x = [0, 1, 2, 3], y = [1, 3, 5, 7];
+  const line = bootstrapSlope(x, y, { replicates: 200 });
+  assertClose(line.slope, 2, 1e-12, "slope of y = 1 + 2x");
+  // every resample of points on one line has slope 2 (or 0 when all x coincide)
+  assert.ok(line.hi <= 2 + 1e-12 && line.lo >= 0);
+  const rng = new Rng(3);
+  const xs = Array.from({ length: 400 }, () => rng.uniform());
+  const ys = xs.map((v) => 0.5 * v + 0.2 * (rng.uniform() - 0.5));
+  const s = bootstrapSlope(xs, ys, { seed: 1 });
+  assert.ok(s.lo < s.slope && s.slope < s.hi, "interval brackets the estimate");
+  assert.ok(s.lo > 0.4 && s.hi < 0.6, `[${s.lo}, ${s.hi}] around 0.5`);
+  assert.deepEqual(bootstrapSlope(xs, ys, { seed: 1 }), s, "seeded");
+  assert.throws(() => bootstrapSlope([1], [1]), /same length ≥ 2/);
 });

@@ -49,6 +49,37 @@ export function meanOf(a: number[]): number {
   return f.reduce((s, v) => s + v, 0) / f.length;
 }
 
+/** Mean and sample standard deviation (0 for one value) of per-seed values. */
+export function meanSd(values: number[]): { mean: number; sd: number; n: number } {
+  const n = values.length;
+  const mean = values.reduce((s, v) => s + v, 0) / n;
+  const sd = n > 1 ? Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1)) : 0;
+  return { mean, sd, n };
+}
+
+/** `mean ± sd (n seeds)` when there are several seeds, else the value alone. */
+export function fmtSeeds(values: number[], d = 2, signed = false): string {
+  const { mean, sd, n } = meanSd(values);
+  const m = `${signed && mean >= 0 ? "+" : ""}${fmt(mean, d)}`;
+  return n > 1 ? `${m} ± ${fmt(sd, d)} (${n} seeds)` : m;
+}
+
+/** The elementwise mean over seeds of equally long per-round arrays. */
+export function meanOverSeeds(perSeed: number[][]): number[] {
+  return perSeed[0].map((_, r) => meanOf(perSeed.map((s) => s[r])));
+}
+
+/** Least-squares slope of `y` against its index (per round). */
+export function slopeOverIndex(y: number[]): number {
+  const n = y.length, mx = (n - 1) / 2, my = y.reduce((s, v) => s + v, 0) / n;
+  let sxy = 0, sxx = 0;
+  y.forEach((v, i) => {
+    sxy += (i - mx) * (v - my);
+    sxx += (i - mx) ** 2;
+  });
+  return sxx > 0 ? sxy / sxx : 0;
+}
+
 /** Method colours, the same in every figure. */
 export const METHOD_COLORS: Record<string, string> = {
   chatir: "#636363",
