@@ -3,8 +3,9 @@
  * FFI (`Deno.dlopen`, which needs `--allow-ffi`).
  *
  * Which library runs is chosen by `ADAFUSE_BLAS`:
- * - `auto` (default): OpenBLAS (`libopenblas0-pthread`) when installed, else oneDNN
- *   (`libdnnl2`); an error naming the fix when neither is;
+ * - `auto` (default): oneDNN (`libdnnl2`) when installed, else OpenBLAS
+ *   (`libopenblas0-pthread`); an error naming the fix when neither is. oneDNN measured as fast
+ *   or faster on all four of the head's big products here (`deno task bench`);
  * - `openblas` or `dnnl`: that library, or an error naming its Debian package;
  * - `none`: no native library on purpose (TensorFlow.js's wasm kernels run the products).
  *
@@ -377,14 +378,22 @@ export function openBlas(
   if (!_ffiAllowed()) throw _noFfiError();
   if (r === "openblas") return _openOpenBlas(threads);
   if (r === "dnnl") return _openDnnl(threads);
-  // auto: OpenBLAS, else oneDNN, else the error of the preferred one.
+  // auto: oneDNN (measured faster here on all four of the head's big products, and its
+  // OpenMP thread count is per calling thread), else OpenBLAS, else the error naming both.
   try {
-    return _openOpenBlas(threads);
-  } catch (e) {
+    return _openDnnl(threads);
+  } catch (e1) {
     try {
-      return _openDnnl(threads);
-    } catch {
-      throw e;
+      return _openOpenBlas(threads);
+    } catch (e2) {
+      if (e2 instanceof Error && e2.message.includes("FFI permission")) throw e2;
+      throw new Error(
+        "ADAFUSE_BLAS=auto: no native BLAS is installed (oneDNN: " +
+          `${(e1 as Error).message.split(";")[0].replace("ADAFUSE_BLAS: ", "")}; OpenBLAS: ` +
+          `${(e2 as Error).message.split(";")[0].replace("ADAFUSE_BLAS: ", "")}); install ` +
+          "Debian's libdnnl2 or libopenblas0-pthread (sh lib/setup.sh does it, and `npm test` " +
+          "runs setup), or set ADAFUSE_BLAS=none for TensorFlow.js's wasm products",
+      );
     }
   }
 }
