@@ -9,6 +9,9 @@
  * - `openblas` or `dnnl`: that library, or an error naming its Debian package;
  * - `none`: no native library on purpose (TensorFlow.js's wasm kernels run the products).
  *
+ * `ADAFUSE_OPENBLAS_LIB` / `ADAFUSE_DNNL_LIB` name another shared object to open instead of
+ * Debian's (`libopenblas.so.0`, `libdnnl.so.2` on the loader's path).
+ *
  * Threads are set explicitly: `ADAFUSE_BLAS_THREADS` (default: the machine's cores). OpenBLAS's
  * thread count is one number for the whole process, shared by every Deno worker; oneDNN runs on
  * OpenMP, whose thread count is per calling thread.
@@ -25,9 +28,13 @@ export type BlasLibrary = "openblas" | "dnnl";
 const REQUESTS: BlasRequest[] = ["auto", "openblas", "dnnl", "none"];
 
 /** Debian package, shared-object names tried in order, and what the library is called. */
-const LIBS: Record<BlasLibrary, { pkg: string; files: string[]; title: string }> = {
+const LIBS: Record<
+  BlasLibrary,
+  { pkg: string; files: string[]; title: string; env: string }
+> = {
   openblas: {
     pkg: "libopenblas0-pthread",
+    env: "ADAFUSE_OPENBLAS_LIB",
     files: [
       "libopenblas.so.0",
       "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
@@ -37,6 +44,7 @@ const LIBS: Record<BlasLibrary, { pkg: string; files: string[]; title: string }>
   },
   dnnl: {
     pkg: "libdnnl2",
+    env: "ADAFUSE_DNNL_LIB",
     files: ["libdnnl.so.2", "/usr/lib/x86_64-linux-gnu/libdnnl.so.2"],
     title: "oneDNN",
   },
@@ -80,6 +88,11 @@ export interface Blas {
     c: Float32Array,
     ldc: number,
   ): void;
+  /**
+   * The count the library holds now: OpenBLAS's process-wide count (possibly set by another
+   * handle since), or this handle's OpenMP count for oneDNN.
+   */
+  libraryThreads(): number;
   /** Closes the library (the process keeps it mapped; further calls are refused). */
   close(): void;
 }
@@ -196,7 +209,8 @@ function _open<S extends Deno.ForeignLibraryInterface>(
 ): { dl: Deno.DynamicLibrary<S>; path: string } {
   const tried: string[] = [];
   let why = "";
-  for (const f of LIBS[lib].files) {
+  const own = Deno.env.get(LIBS[lib].env)?.trim();
+  for (const f of own ? [own] : LIBS[lib].files) {
     tried.push(f);
     try {
       return { dl: Deno.dlopen(f, symbols), path: f };
@@ -273,6 +287,9 @@ function _openOpenBlas(threads: number): Blas {
       n = t;
       s.openblas_set_num_threads(t);
     },
+    libraryThreads() {
+      return s.openblas_get_num_threads();
+    },
     sgemm(transA, transB, m, nn, k, alpha, a, lda, b, ldb, beta, c, ldc) {
       if (!open) throw new Error("sgemm: the OpenBLAS handle was closed");
       _checkDims(m, nn, k, a, lda, b, ldb, c, ldc, transA, transB);
@@ -330,6 +347,9 @@ function _openDnnl(threads: number): Blas {
       if (!Number.isInteger(t) || t < 1) throw new Error(`setThreads: ${t} is not a count ≥ 1`);
       n = t;
       gomp?.symbols.omp_set_num_threads(t);
+    },
+    libraryThreads() {
+      return n;
     },
     sgemm(transA, transB, m, nn, k, alpha, a, lda, b, ldb, beta, c, ldc) {
       if (!open) throw new Error("sgemm: the oneDNN handle was closed");
