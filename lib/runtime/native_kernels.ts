@@ -247,3 +247,17 @@ export function uninstallNativeMatMul(): void {
 export function nativeBlas(): Blas | null {
   return _blas;
 }
+
+/**
+ * The values of a float32 tensor of the wasm backend as a view of the wasm heap (no copy), or
+ * null on another backend. Valid until the next allocation on the backend (the heap may grow);
+ * writing into it changes the tensor in place (meant for variables the caller owns).
+ */
+export function wasmHeapView(t: tf.Tensor): Float32Array | null {
+  if (t.dtype !== "float32" || tf.getBackend() !== "wasm") return null;
+  const backend = tf.backend() as _Backend;
+  const d = backend.dataIdMap?.get(t.dataId);
+  if (!d || d.memoryOffset == null || !backend.wasm?.HEAPF32) return null;
+  const off = d.memoryOffset >>> 2;
+  return (backend.wasm.HEAPF32 as Float32Array).subarray(off, off + t.size);
+}
