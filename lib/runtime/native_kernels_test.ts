@@ -12,7 +12,12 @@ import { prepareCorpus, rankTargets } from "../ranking.ts";
 import { Rng } from "../rng.ts";
 import { randomUnitRows } from "../baselines.ts";
 import { type BlasLibrary, openBlas } from "./blas.ts";
-import { installNativeMatMul, nativeBlas, uninstallNativeMatMul } from "./native_kernels.ts";
+import {
+  installNativeMatMul,
+  nativeBlas,
+  uninstallNativeMatMul,
+  wasmHeapView,
+} from "./native_kernels.ts";
 
 await initBackend("wasm");
 const STARTED = nativeBlas();
@@ -316,5 +321,20 @@ Deno.test("installNativeMatMul: ADAFUSE_BLAS=none keeps tfjs's kernels; unknown 
     assert.throws(() => installNativeMatMul("fastest"), /ADAFUSE_BLAS=fastest is not a BLAS/);
   } finally {
     if (STARTED) installNativeMatMul(STARTED.library, STARTED.threads);
+  }
+});
+
+Deno.test("wasmHeapView: the tensor's values in place; writing into a variable changes it", () => {
+  const t = tf.tensor2d([[1, 2], [3, 4]]);
+  const v = tf.variable(tf.zeros([3]));
+  try {
+    assert.deepEqual([...wasmHeapView(t)!], [1, 2, 3, 4]);
+    wasmHeapView(v)!.set([5, 6, 7]);
+    assert.deepEqual([...v.dataSync()], [5, 6, 7]);
+    const i = tf.tensor1d([1, 2], "int32");
+    assert.equal(wasmHeapView(i), null);
+    i.dispose();
+  } finally {
+    tf.dispose([t, v]);
   }
 });
