@@ -30,7 +30,7 @@ import {
 } from "./runtime/native_kernels.ts";
 import { ensureSynthetic } from "./synthetic.ts";
 import { train as trainRun } from "./train.ts";
-import { defaultTrainConfig } from "./train_config.ts";
+import { defaultTrainConfig, type TrainConfig } from "./train_config.ts";
 
 /** Options of {@linkcode runBench}. */
 export interface BenchOptions {
@@ -355,11 +355,12 @@ export async function benchProducts(
   threads: number,
   runs: number,
   log: (s: string) => void = () => {},
+  shapes: readonly ProductShape[] = BENCH_PRODUCTS,
 ): Promise<{ rows: ProductRow[]; libraries: Record<string, string> }> {
   if (tf.getBackend() !== "wasm") throw new Error("benchProducts: needs the wasm backend");
   const before = nativeBlas();
   const libraries: Record<string, string> = {};
-  const rows: ProductRow[] = BENCH_PRODUCTS.map((shape) => ({ shape, gflops: {} }));
+  const rows: ProductRow[] = shapes.map((shape) => ({ shape, gflops: {} }));
   const gf = (p: ProductShape, sec: number) => (2 * p.m * p.n * p.k) / sec / 1e9;
   try {
     const impls: (BlasLibrary | "tfjs-wasm")[] = ["tfjs-wasm", "openblas", "dnnl"];
@@ -413,18 +414,35 @@ export function productTable(rows: ProductRow[], threads: number): string {
   return [row(head), w.map((n) => "-".repeat(n)).join("  "), ...lines.map(row)].join("\n");
 }
 
+/** What {@linkcode benchFullRecipe} trains; the defaults are the full recipe. */
+export interface FullRecipeOptions {
+  /** Synthetic data preset (default `default`: 20,000 training dialogues). */
+  preset?: string;
+  /** Overrides of the synthetic config (tests shrink the data). */
+  dataOverrides?: Record<string, unknown>;
+  /** Where the synthetic bundle goes (default: the cache, shared with `deno task repro`). */
+  dataDir?: string;
+  /** The training config (default: the `default` preset of lib/train_config.ts). */
+  config?: TrainConfig;
+}
+
 /**
  * Wall seconds of the full reference recipe (`default` training preset: 50 epochs, batch 128,
  * accumulation 16, validation every epoch) on the default synthetic data (20,000 training
- * dialogues; generated first when not cached), into a temporary run folder that is removed.
+ * dialogues; generated first when not cached, not timed), into a temporary run folder that is
+ * removed afterwards.
  */
-export async function benchFullRecipe(log: (s: string) => void): Promise<{
-  sec: number;
-  epochs: number;
-  dialogues: number;
-}> {
-  const c = structuredClone(defaultTrainConfig) as typeof defaultTrainConfig;
-  const dir = await ensureSynthetic({ preset: "default", seed: c.seed });
+export async function benchFullRecipe(
+  log: (s: string) => void,
+  opts: FullRecipeOptions = {},
+): Promise<{ sec: number; epochs: number; dialogues: number }> {
+  const c = structuredClone(opts.config ?? defaultTrainConfig) as TrainConfig;
+  const dir = await ensureSynthetic({
+    preset: opts.preset ?? "default",
+    seed: c.seed,
+    ...(opts.dataDir ? { dir: opts.dataDir } : {}),
+    ...(opts.dataOverrides ? { overrides: opts.dataOverrides } : {}),
+  });
   const data = await loadBundle(dir, { splits: [c.trainSplit, c.valSplit] });
   const out = await Deno.makeTempDir({ prefix: "adafuse-bench-full-" });
   try {
@@ -432,8 +450,7 @@ export async function benchFullRecipe(log: (s: string) => void): Promise<{
     const t0 = performance.now();
     const r = await trainRun(data, c, { outDir: out, log: () => {} });
     const sec = (performance.now() - t0) / 1000;
-    const dialogues = data.splits[c.trainSplit].count;
-    return { sec, epochs: r.epochsDone, dialogues };
+    return { sec, epochs: r.epochsDone, dialogues: data.splits[c.trainSplit].count };
   } finally {
     await Deno.remove(out, { recursive: true }).catch(() => {});
   }
