@@ -276,6 +276,8 @@ def main(argv=None):
     ap.add_argument("--chunk", type=int, default=256)
     ap.add_argument("--products", default=None,
                     help="JSON list of {name, m, n, k, transA, transB}: time op(A) @ op(B) too")
+    ap.add_argument("--products-only", action="store_true",
+                    help="time only the --products (printed as {products: [...]})")
     ap.add_argument("--check-checkpoint", default=None)
     ap.add_argument("--inputs", default=None)
     ap.add_argument("--expected", default=None)
@@ -286,6 +288,11 @@ def main(argv=None):
             raise SystemExit("--check-checkpoint needs --inputs FILE.npy ([2, n, d]: t then g)")
         torch.set_num_threads(args.threads)
         check(args)
+    elif args.products_only:
+        torch.set_num_threads(args.threads)
+        res = bench_products(json.loads(args.products or "[]"), args.warmup, args.runs)
+        print(json.dumps({"threads": torch.get_num_threads(), "torch": torch.__version__,
+                          "blas": _blas_name(), "products": res}))
     else:
         bench(args)
 

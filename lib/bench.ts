@@ -520,12 +520,19 @@ export function torchEnv(threads: number): Record<string, string> {
   };
 }
 
-/** Runs lib/_bench_torch.py with the same shapes and threads; its parsed JSON. */
-export async function runTorchBench(o: BenchOptions): Promise<Record<string, unknown>> {
+/**
+ * Runs lib/_bench_torch.py with the same shapes and threads; its parsed JSON. `productsOnly`
+ * times only the four products (run right after ours, so that both sides see the same load).
+ */
+export async function runTorchBench(
+  o: BenchOptions,
+  productsOnly = false,
+): Promise<Record<string, unknown>> {
   const script = new URL("./_bench_torch.py", import.meta.url).pathname;
   const t = String(o.threads);
   const r = await _run(o.python, [
     script,
+    ...(productsOnly ? ["--products-only", "--products", JSON.stringify(BENCH_PRODUCTS)] : []),
     "--threads",
     t,
     "--batches",
@@ -540,7 +547,6 @@ export async function runTorchBench(o: BenchOptions): Promise<Record<string, unk
     String(o.corpus),
     "--rank-queries",
     String(o.rankQueries),
-    ...(o.products ? ["--products", JSON.stringify(BENCH_PRODUCTS)] : []),
   ], torchEnv(o.threads));
   if (r.code !== 0) {
     throw new Error(`bench: ${script} failed (exit ${r.code}): ${r.stderr.slice(-500)}`);
@@ -574,11 +580,29 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const rows: BenchRow[] = [];
   const train = ours.train as Record<string, unknown>;
   ours.blas = nativeBlas()?.description ?? "none (tfjs wasm products)";
+  let torchNote: string | undefined = o.torch ? undefined : "skipped (--no-torch)";
+  if (o.torch) {
+    const why = await ensureTorch(o.python, o.install, o.log);
+    if (why) {
+      torchNote = why;
+      o.log(`bench: no PyTorch comparison: ${why}`);
+    }
+  }
   let products: ProductRow[] = [];
+  let torchProducts: { name: string; gflops: number }[] | null = null;
   if (o.products) {
     const pr = await benchProducts(o.threads, o.runs, o.log);
     products = pr.rows;
     ours.productLibraries = pr.libraries;
+    if (o.torch && !torchNote) {
+      o.log(`bench: PyTorch, the four products with ${o.threads} thread(s)…`);
+      try {
+        // deno-lint-ignore no-explicit-any
+        torchProducts = (await runTorchBench(o, true) as any).products;
+      } catch (e) {
+        o.log(`bench: PyTorch products failed: ${(e as Error).message}`);
+      }
+    }
   }
   for (const b of o.batches) {
     o.log(`bench: ours, training at batch ${b} with ${workers} worker(s)…`);
@@ -604,23 +628,15 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   if (o.full) ours.full = await benchFullRecipe(o.log);
 
   let torch: Record<string, unknown> | null = null;
-  let torchNote: string | undefined;
-  if (o.torch) {
-    const why = await ensureTorch(o.python, o.install, o.log);
-    if (why) {
-      torchNote = why;
-      o.log(`bench: no PyTorch comparison: ${why}`);
-    } else {
-      o.log(`bench: PyTorch, the same work with ${o.threads} thread(s)…`);
-      try {
-        torch = await runTorchBench(o);
-      } catch (e) {
-        torchNote = (e as Error).message;
-        o.log(torchNote);
-      }
+  if (o.torch && !torchNote) {
+    o.log(`bench: PyTorch, the same work with ${o.threads} thread(s)…`);
+    try {
+      torch = await runTorchBench(o);
+      if (torchProducts) torch.products = torchProducts;
+    } catch (e) {
+      torchNote = (e as Error).message;
+      o.log(torchNote);
     }
-  } else {
-    torchNote = "skipped (--no-torch)";
   }
   // deno-lint-ignore no-explicit-any
   const th = torch as any;
