@@ -5,8 +5,9 @@
  * native BLAS through FFI (lib/runtime/native_kernels.ts; `ADAFUSE_BLAS=none` turns that
  * off); `webgpu` is used when a real GPU adapter exists (Deno ships WebGPU; Mesa's lavapipe
  * gives a CPU "fallback" adapter that is used only when asked for by name); `tensorflow`
- * (`@tensorflow/tfjs-node(-gpu)`) is used when installed. Unlike `tf.setBackend`, which silently falls back to the slow `cpu` backend when a
- * backend fails to start, {@linkcode initBackend} throws.
+ * (`@tensorflow/tfjs-node(-gpu)`) is used when installed. Unlike `tf.setBackend`, which
+ * silently falls back to the slow `cpu` backend when a backend fails to start,
+ * {@linkcode initBackend} throws.
  *
  * @module
  */
