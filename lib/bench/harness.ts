@@ -23,6 +23,16 @@ import { writeFileAtomic } from "../runtime/paths.ts";
 import { prepareCorpus, rankTargets } from "../model/ranking.ts";
 import { Rng } from "../runtime/rng.ts";
 import { randomUnitRows } from "../runtime/rows.ts";
+import { loadBundle } from "../data/bundle.ts";
+import { type BlasLibrary, openBlas } from "../runtime/blas.ts";
+import {
+  installNativeMatMul,
+  nativeBlas,
+  uninstallNativeMatMul,
+} from "../runtime/native_kernels.ts";
+import { ensureSynthetic } from "../data/synthetic/generator.ts";
+import { train as trainRun } from "../train/loop.ts";
+import { defaultTrainConfig, type TrainConfig } from "../train/config.ts";
 
 /** Options of {@linkcode runBench}. */
 export interface BenchOptions {
@@ -50,6 +60,13 @@ export interface BenchOptions {
   install: boolean;
   /** Where the JSON goes. */
   out: string;
+  /** Measure the per-product GFLOP/s table (tfjs wasm, native libraries, PyTorch). */
+  products: boolean;
+  /**
+   * Also time the full reference recipe (`default` training preset, 50 epochs) on the default
+   * synthetic data (20,000 training dialogues): long (tens of minutes at least).
+   */
+  full: boolean;
   /** Progress lines. */
   log: (line: string) => void;
 }
@@ -70,6 +87,8 @@ export function benchDefaults(quick = false): BenchOptions {
     python: "/usr/bin/python3",
     install: true,
     out: "data/cache/bench.json",
+    products: true,
+    full: false,
     log: (s) => console.error(s),
   };
 }
@@ -90,6 +109,42 @@ export interface BenchRow {
   higherIsBetter: boolean;
 }
 
+/** One product of the per-product table: `op(A)` `m × k` times `op(B)` `k × n`. */
+export interface ProductShape {
+  /** What it is in the head. */
+  name: string;
+  /** Rows of the result. */
+  m: number;
+  /** Columns of the result. */
+  n: number;
+  /** Inner dimension. */
+  k: number;
+  /** `A` is stored `k × m` and used transposed. */
+  transA: boolean;
+  /** `B` is stored `n × k` and used transposed. */
+  transB: boolean;
+}
+
+/**
+ * The four products of issue #9: the fused expert layer forward (`X·W`, batch 128), its two
+ * gradient products with transpose flags (`dY·Wᵀ`, `Xᵀ·dY`) and a ranking chunk against a
+ * 50,000-item corpus (`Q·Cᵀ`, the corpus stored transposed `[d, N]` as lib/ranking.ts keeps it).
+ */
+export const BENCH_PRODUCTS: readonly ProductShape[] = Object.freeze([
+  { name: "experts fwd X·W", m: 128, n: 8192, k: 1024, transA: false, transB: false },
+  { name: "experts dX = dY·Wᵀ", m: 128, n: 1024, k: 8192, transA: false, transB: true },
+  { name: "experts dW = Xᵀ·dY", m: 1024, n: 8192, k: 128, transA: true, transB: false },
+  { name: "ranking Q·Cᵀ", m: 256, n: 50_000, k: 256, transA: false, transB: false },
+]);
+
+/** GFLOP/s of one product per implementation (null where it did not run). */
+export interface ProductRow {
+  /** The product. */
+  shape: ProductShape;
+  /** GFLOP/s per implementation: `tfjs-wasm`, `openblas`, `dnnl`, `torch`. */
+  gflops: Record<string, number | null>;
+}
+
 /** What {@linkcode runBench} writes as JSON. */
 export interface BenchResult {
   /** ISO date of the run. */
@@ -106,6 +161,8 @@ export interface BenchResult {
   torchNote?: string;
   /** The table rows. */
   rows: BenchRow[];
+  /** The per-product GFLOP/s table (empty when `products` was off). */
+  products: ProductRow[];
 }
 
 /** Median of a non-empty list. */
@@ -256,6 +313,151 @@ export async function benchRanking(
   }
 }
 
+/**
+ * Seconds of `tf.matMul` for `p` on the wasm backend with whatever kernels are registered:
+ * the median of `runs` after one warm-up, except that a first call over 1 s counts as the only
+ * run (tfjs's transposed products take seconds).
+ */
+export async function timeProduct(p: ProductShape, runs: number): Promise<number> {
+  const rng = new Rng(p.m * 7 + p.n);
+  const a = tf.tensor2d(
+    randomUnitRows(rng, p.transA ? p.k : p.m, p.transA ? p.m : p.k),
+    p.transA ? [p.k, p.m] : [p.m, p.k],
+  );
+  const b = tf.tensor2d(
+    randomUnitRows(rng, p.transB ? p.n : p.k, p.transB ? p.k : p.n),
+    p.transB ? [p.n, p.k] : [p.k, p.n],
+  );
+  // The wasm backend runs kernels synchronously: the product is done when matMul returns (the
+  // read-back, a copy of the output, is left out of the time on purpose).
+  const once = () => {
+    const t0 = performance.now();
+    const c = tf.matMul(a, b, p.transA, p.transB);
+    const sec = (performance.now() - t0) / 1000;
+    c.dispose();
+    return Promise.resolve(sec);
+  };
+  try {
+    const first = await once();
+    if (first > 1) return first;
+    const ts: number[] = [];
+    for (let i = 0; i < runs; i++) ts.push(await once());
+    return median(ts);
+  } finally {
+    tf.dispose([a, b]);
+  }
+}
+
+/**
+ * The per-product table: tfjs's own wasm kernels, then each installed native library through
+ * the kernels of lib/runtime/native_kernels.ts (`threads` threads), as `tf.matMul` calls on the
+ * wasm backend (output allocation included, read-back not). Restores the kernels that ran before.
+ */
+export async function benchProducts(
+  threads: number,
+  runs: number,
+  log: (s: string) => void = () => {},
+  shapes: readonly ProductShape[] = BENCH_PRODUCTS,
+): Promise<{ rows: ProductRow[]; libraries: Record<string, string> }> {
+  if (tf.getBackend() !== "wasm") throw new Error("benchProducts: needs the wasm backend");
+  const before = nativeBlas();
+  const libraries: Record<string, string> = {};
+  const rows: ProductRow[] = shapes.map((shape) => ({ shape, gflops: {} }));
+  const gf = (p: ProductShape, sec: number) => (2 * p.m * p.n * p.k) / sec / 1e9;
+  try {
+    const impls: (BlasLibrary | "tfjs-wasm")[] = ["tfjs-wasm", "openblas", "dnnl"];
+    for (const impl of impls) {
+      if (impl === "tfjs-wasm") {
+        uninstallNativeMatMul();
+        libraries[impl] = "TensorFlow.js wasm (XNNPACK), 1 thread";
+      } else {
+        try {
+          openBlas(impl, threads)?.close();
+        } catch (e) {
+          log(`bench: products: ${impl} not measured: ${(e as Error).message}`);
+          for (const r of rows) r.gflops[impl] = null;
+          continue;
+        }
+        libraries[impl] = installNativeMatMul(impl, threads).description;
+      }
+      for (const r of rows) {
+        log(`bench: products: ${impl}, ${r.shape.name}…`);
+        r.gflops[impl] = gf(r.shape, await timeProduct(r.shape, runs));
+      }
+    }
+  } finally {
+    if (before) installNativeMatMul(before.library, before.threads);
+    else uninstallNativeMatMul();
+  }
+  return { rows, libraries };
+}
+
+/** The per-product table as text: GFLOP/s per implementation, one row per product. */
+export function productTable(rows: ProductRow[], threads: number): string {
+  const impls = ["tfjs-wasm", "openblas", "dnnl", "torch"];
+  const titles: Record<string, string> = {
+    "tfjs-wasm": "tfjs wasm (1 thr)",
+    openblas: `OpenBLAS (${threads} thr)`,
+    dnnl: `oneDNN (${threads} thr)`,
+    torch: `PyTorch (${threads} thr)`,
+  };
+  const head = ["product (GFLOP/s)", "m×n×k", ...impls.map((i) => titles[i])];
+  const lines = rows.map((r) => [
+    r.shape.name,
+    `${r.shape.m}×${r.shape.n}×${r.shape.k}`,
+    ...impls.map((i) => {
+      const v = r.gflops[i];
+      return v === null || v === undefined ? "n/a" : v >= 10 ? v.toFixed(0) : v.toFixed(1);
+    }),
+  ]);
+  const w = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const row = (l: string[]) =>
+    l.map((c, i) => (i >= 2 ? c.padStart(w[i]) : c.padEnd(w[i]))).join("  ");
+  return [row(head), w.map((n) => "-".repeat(n)).join("  "), ...lines.map(row)].join("\n");
+}
+
+/** What {@linkcode benchFullRecipe} trains; the defaults are the full recipe. */
+export interface FullRecipeOptions {
+  /** Synthetic data preset (default `default`: 20,000 training dialogues). */
+  preset?: string;
+  /** Overrides of the synthetic config (tests shrink the data). */
+  dataOverrides?: Record<string, unknown>;
+  /** Where the synthetic bundle goes (default: the cache, shared with `deno task repro`). */
+  dataDir?: string;
+  /** The training config (default: the `default` preset of lib/train_config.ts). */
+  config?: TrainConfig;
+}
+
+/**
+ * Wall seconds of the full reference recipe (`default` training preset: 50 epochs, batch 128,
+ * accumulation 16, validation every epoch) on the default synthetic data (20,000 training
+ * dialogues; generated first when not cached, not timed), into a temporary run folder that is
+ * removed afterwards.
+ */
+export async function benchFullRecipe(
+  log: (s: string) => void,
+  opts: FullRecipeOptions = {},
+): Promise<{ sec: number; epochs: number; dialogues: number }> {
+  const c = structuredClone(opts.config ?? defaultTrainConfig) as TrainConfig;
+  const dir = await ensureSynthetic({
+    preset: opts.preset ?? "default",
+    seed: c.seed,
+    ...(opts.dataDir ? { dir: opts.dataDir } : {}),
+    ...(opts.dataOverrides ? { overrides: opts.dataOverrides } : {}),
+  });
+  const data = await loadBundle(dir, { splits: [c.trainSplit, c.valSplit] });
+  const out = await Deno.makeTempDir({ prefix: "adafuse-bench-full-" });
+  try {
+    log(`bench: full recipe (${c.epochs} epochs) on ${dir}…`);
+    const t0 = performance.now();
+    const r = await trainRun(data, c, { outDir: out, log: () => {} });
+    const sec = (performance.now() - t0) / 1000;
+    return { sec, epochs: r.epochsDone, dialogues: data.splits[c.trainSplit].count };
+  } finally {
+    await Deno.remove(out, { recursive: true }).catch(() => {});
+  }
+}
+
 async function _run(cmd: string, args: string[], env?: Record<string, string>) {
   const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
   const dec = new TextDecoder();
@@ -306,12 +508,33 @@ export async function ensureTorch(
   return (await probe()) ? null : `${python} still cannot import torch after installing`;
 }
 
-/** Runs lib/tools/bench_torch.py with the same shapes and threads; its parsed JSON. */
-export async function runTorchBench(o: BenchOptions): Promise<Record<string, unknown>> {
+/**
+ * The environment of the PyTorch process: ours (so the same `OPENBLAS_*`, e.g.
+ * `OPENBLAS_CORETYPE`, reaches both sides) with the thread counts set to `threads`.
+ */
+export function torchEnv(threads: number): Record<string, string> {
+  const t = String(threads);
+  return {
+    ...Deno.env.toObject(),
+    OMP_NUM_THREADS: t,
+    OPENBLAS_NUM_THREADS: t,
+    MKL_NUM_THREADS: t,
+  };
+}
+
+/**
+ * Runs lib/tools/bench_torch.py with the same shapes and threads; its parsed JSON. `productsOnly`
+ * times only the four products (run right after ours, so that both sides see the same load).
+ */
+export async function runTorchBench(
+  o: BenchOptions,
+  productsOnly = false,
+): Promise<Record<string, unknown>> {
   const script = new URL("../tools/bench_torch.py", import.meta.url).pathname;
   const t = String(o.threads);
   const r = await _run(o.python, [
     script,
+    ...(productsOnly ? ["--products-only", "--products", JSON.stringify(BENCH_PRODUCTS)] : []),
     "--threads",
     t,
     "--batches",
@@ -326,7 +549,7 @@ export async function runTorchBench(o: BenchOptions): Promise<Record<string, unk
     String(o.corpus),
     "--rank-queries",
     String(o.rankQueries),
-  ], { OMP_NUM_THREADS: t, OPENBLAS_NUM_THREADS: t, MKL_NUM_THREADS: t });
+  ], torchEnv(o.threads));
   if (r.code !== 0) {
     throw new Error(`bench: ${script} failed (exit ${r.code}): ${r.stderr.slice(-500)}`);
   }
@@ -358,6 +581,31 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const ours: Record<string, unknown> = { backend: tf.getBackend(), workers, train: {} };
   const rows: BenchRow[] = [];
   const train = ours.train as Record<string, unknown>;
+  ours.blas = nativeBlas()?.description ?? "none (tfjs wasm products)";
+  let torchNote: string | undefined = o.torch ? undefined : "skipped (--no-torch)";
+  if (o.torch) {
+    const why = await ensureTorch(o.python, o.install, o.log);
+    if (why) {
+      torchNote = why;
+      o.log(`bench: no PyTorch comparison: ${why}`);
+    }
+  }
+  let products: ProductRow[] = [];
+  let torchProducts: { name: string; gflops: number }[] | null = null;
+  if (o.products) {
+    const pr = await benchProducts(o.threads, o.runs, o.log);
+    products = pr.rows;
+    ours.productLibraries = pr.libraries;
+    if (o.torch && !torchNote) {
+      o.log(`bench: PyTorch, the four products with ${o.threads} thread(s)…`);
+      try {
+        // deno-lint-ignore no-explicit-any
+        torchProducts = (await runTorchBench(o, true) as any).products;
+      } catch (e) {
+        o.log(`bench: PyTorch products failed: ${(e as Error).message}`);
+      }
+    }
+  }
   for (const b of o.batches) {
     o.log(`bench: ours, training at batch ${b} with ${workers} worker(s)…`);
     train[String(b)] = await benchTrainDataParallel(b, workers, o);
@@ -379,25 +627,18 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   o.log(`bench: ours, ranking (${o.rankQueries} queries × ${o.corpus} corpus)…`);
   ours.rank = await benchRanking(o.corpus, o.rankQueries, o);
   ours.peakRssMB = peakRssMB();
+  if (o.full) ours.full = await benchFullRecipe(o.log);
 
   let torch: Record<string, unknown> | null = null;
-  let torchNote: string | undefined;
-  if (o.torch) {
-    const why = await ensureTorch(o.python, o.install, o.log);
-    if (why) {
-      torchNote = why;
-      o.log(`bench: no PyTorch comparison: ${why}`);
-    } else {
-      o.log(`bench: PyTorch, the same work with ${o.threads} thread(s)…`);
-      try {
-        torch = await runTorchBench(o);
-      } catch (e) {
-        torchNote = (e as Error).message;
-        o.log(torchNote);
-      }
+  if (o.torch && !torchNote) {
+    o.log(`bench: PyTorch, the same work with ${o.threads} thread(s)…`);
+    try {
+      torch = await runTorchBench(o);
+      if (torchProducts) torch.products = torchProducts;
+    } catch (e) {
+      torchNote = (e as Error).message;
+      o.log(torchNote);
     }
-  } else {
-    torchNote = "skipped (--no-torch)";
   }
   // deno-lint-ignore no-explicit-any
   const th = torch as any;
@@ -444,6 +685,21 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     rk.queriesPerSec,
     th?.rank?.queriesPerSec ?? null,
   );
+  if (ours.full) {
+    const f = ours.full as { sec: number; epochs: number; dialogues: number };
+    add(
+      `full recipe (${f.epochs} epochs, ${f.dialogues} dialogues)`,
+      "minutes",
+      f.sec / 60,
+      null,
+      false,
+    );
+  }
+  for (const r of products) {
+    // deno-lint-ignore no-explicit-any
+    const tp = (th?.products as any[] | undefined)?.find((x) => x.name === r.shape.name);
+    r.gflops.torch = tp ? tp.gflops : null;
+  }
   add(
     "peak memory, training",
     "MB",
@@ -468,12 +724,19 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       corpus: o.corpus,
       rankQueries: o.rankQueries,
       quick: o.quick,
+      full: o.full,
+      blasEnv: Object.fromEntries(
+        Object.entries(Deno.env.toObject()).filter(([k]) =>
+          k.startsWith("OPENBLAS_") || k.startsWith("ADAFUSE_BLAS") || k.startsWith("OMP_")
+        ),
+      ),
       shapes: "SPEC §2 defaults: d=256, P=512, H=2048, K=4, dropout 0.2",
     },
     ours,
     torch,
     ...(torchNote ? { torchNote } : {}),
     rows,
+    products,
   };
   await writeFileAtomic(o.out, JSON.stringify(res, null, 2) + "\n");
   return res;

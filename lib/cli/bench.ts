@@ -1,27 +1,37 @@
 /**
- * `deno task bench [--quick] [--out FILE] [--threads N] [--runs N] [--no-torch] [--no-install]`
+ * `deno task bench [--quick] [--full] [--out FILE] [--threads N] [--runs N] [--no-products]
+ * [--no-torch] [--no-install]`
  *
  * Measures ours against the PyTorch reference head side by side on this machine (see
  * lib/bench/harness.ts): training samples/s at batch 128 and 256, fused-query inference, ranking
- * against a 50,000 × 256 corpus, peak memory; prints a table with `ours / PyTorch` ratios and
+ * against a 50,000 × 256 corpus, peak memory; GFLOP/s of the head's four big matrix products
+ * for TensorFlow.js's wasm kernels, each native BLAS (OpenBLAS, oneDNN; lib/runtime/blas.ts) and
+ * PyTorch; with `--full`, the wall time of the full 50-epoch reference recipe on the default
+ * synthetic data (long). Prints the tables with `ours / PyTorch` ratios and
  * writes the JSON (default `data/cache/bench.json`). Installs Debian's `python3-torch` and
  * `libopenblas0-pthread` when they are missing (unless `--no-install`).
  *
  * @module
  */
 import { initBackend } from "../runtime/backend.ts";
-import { benchDefaults, type BenchOptions, benchTable, runBench } from "../bench/harness.ts";
+import {
+  benchDefaults,
+  type BenchOptions,
+  benchTable,
+  productTable,
+  runBench,
+} from "../bench/harness.ts";
 import { ROOT } from "../runtime/paths.ts";
 import { parseArgs } from "./_args.ts";
 
-const _USAGE = "usage: deno task bench [--quick] [--out FILE] [--threads N] [--runs N] " +
-  "[--warmup N] [--no-torch] [--no-install] [--python PATH]";
+const _USAGE = "usage: deno task bench [--quick] [--full] [--out FILE] [--threads N] [--runs N] " +
+  "[--warmup N] [--no-products] [--no-torch] [--no-install] [--python PATH]";
 
 /** Parses the command line over {@linkcode benchDefaults}; errors name the flag. */
 export function parseBenchArgs(argv: string[]): BenchOptions {
   const a = parseArgs(argv, {
     options: ["out", "threads", "runs", "warmup", "python"],
-    flags: ["quick", "no-torch", "no-install"],
+    flags: ["quick", "full", "no-products", "no-torch", "no-install"],
     usage: _USAGE,
   });
   if (a.help) throw new Error(_USAGE);
@@ -42,6 +52,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   if (a.options.python) o.python = a.options.python;
   if (a.flags["no-torch"]) o.torch = false;
   if (a.flags["no-install"]) o.install = false;
+  if (a.flags["no-products"]) o.products = false;
+  if (a.flags.full) o.full = true;
   return o;
 }
 
@@ -57,10 +69,15 @@ if (import.meta.main) {
   opts.log(`bench: ${info.device}; ${opts.threads} thread(s) on each side`);
   const res = await runBench(opts);
   console.log(benchTable(res));
+  if (res.products.length) console.log("\n" + productTable(res.products, opts.threads));
   const l = res.machine.loadavg.map((x) => x.toFixed(2)).join(" ");
   console.log(
     `\nmedians of ${opts.runs} runs after ${opts.warmup} warm-up; ${res.machine.cpus} CPUs; ` +
-      `load average at start ${l}${res.torchNote ? `; PyTorch: ${res.torchNote}` : ""}`,
+      `load average at start ${l}, at end ${
+        res.machine.loadavgEnd.map((x) => x.toFixed(2)).join(" ")
+      }; products: ${(res.ours as { blas?: string }).blas}${
+        res.torchNote ? `; PyTorch: ${res.torchNote}` : ""
+      }`,
   );
   console.log(`JSON: ${opts.out}`);
   Deno.exit(0);

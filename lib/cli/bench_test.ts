@@ -9,6 +9,11 @@ Deno.test("bench command line: defaults, quick, numbers checked, unknown options
   assert.equal(quick.out, "/tmp/b.json");
   assert.ok(full.runs >= quick.runs);
   assert.match(full.out, /data\/cache\/bench\.json$/);
+  assert.equal(full.full, false);
+  assert.equal(full.products, true);
+  const long = parseBenchArgs(["--full", "--no-products"]);
+  assert.equal(long.full, true);
+  assert.equal(long.products, false);
   assert.throws(() => parseBenchArgs(["--runs", "0"]), /--runs must be an integer ≥ 1/);
   assert.throws(() => parseBenchArgs(["--fast"]), /unknown option --fast/);
 });

@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { wasmHeapView } from "../runtime/native_kernels.ts";
 
 /**
  * 0-based ranks of `targets[b]` for each query row `b` of `queries` (`[B, d]`, row-major):
@@ -26,13 +27,14 @@ export async function rankChunk(
   const [d, n] = corpusT.shape;
   const b = targets.length;
   const scoresT = tf.tidy(() => tf.matMul(tf.tensor2d(queries, [b, d]), corpusT));
-  let scores: Float32Array;
   try {
-    scores = (await scoresT.data()) as Float32Array;
+    // On wasm the scores are counted where they are, in the heap (no copy of B × N floats).
+    const view = wasmHeapView(scoresT);
+    if (view) return countRanks(view, targets, n);
+    return countRanks((await scoresT.data()) as Float32Array, targets, n);
   } finally {
     scoresT.dispose();
   }
-  return countRanks(scores, targets, n);
 }
 
 /**

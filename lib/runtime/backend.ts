@@ -4,16 +4,19 @@
  *
  * TensorFlow.js backend selection.
  *
- * `wasm` (XNNPACK, SIMD, single-threaded) is the CPU default; `webgpu` is used when a real GPU
- * adapter exists (Deno ships WebGPU; Mesa's lavapipe gives a CPU "fallback" adapter that is
- * used only when asked for by name); `tensorflow` (`@tensorflow/tfjs-node(-gpu)`) is used when
- * installed. Unlike `tf.setBackend`, which silently falls back to the slow `cpu` backend when a
- * backend fails to start, {@linkcode initBackend} throws.
+ * `wasm` (XNNPACK, SIMD, single-threaded) is the CPU default, its matrix products run by a
+ * native BLAS through FFI (lib/runtime/native_kernels.ts; `ADAFUSE_BLAS=none` turns that
+ * off); `webgpu` is used when a real GPU adapter exists (Deno ships WebGPU; Mesa's lavapipe
+ * gives a CPU "fallback" adapter that is used only when asked for by name); `tensorflow`
+ * (`@tensorflow/tfjs-node(-gpu)`) is used when installed. Unlike `tf.setBackend`, which
+ * silently falls back to the slow `cpu` backend when a backend fails to start,
+ * {@linkcode initBackend} throws.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { installNativeMatMul } from "./native_kernels.ts";
 
 /** The backends the project knows how to start. `auto` picks the best available. */
 export type BackendName = "auto" | "wasm" | "webgpu" | "tensorflow" | "cpu";
@@ -108,7 +111,11 @@ async function _start(name: Exclude<BackendName, "auto">): Promise<string> {
   await tf.ready();
   if (name === "wasm") {
     const simd = tf.env().getBool("WASM_HAS_SIMD_SUPPORT");
-    return `WebAssembly (XNNPACK${simd ? ", SIMD" : ""}, 1 thread)`;
+    // Matrix products through a native BLAS (ADAFUSE_BLAS; `none` keeps tfjs's): throws with
+    // the fix when the library or the FFI permission is missing.
+    const native = installNativeMatMul();
+    const mm = native.active ? `; products: ${native.description}` : "";
+    return `WebAssembly (XNNPACK${simd ? ", SIMD" : ""}, 1 thread${mm})`;
   }
   if (name === "webgpu") {
     const a = await _gpuAdapter();

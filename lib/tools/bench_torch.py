@@ -11,7 +11,8 @@ Bench mode (default) prints one JSON object: training step time at each batch si
 symmetric InfoNCE, backward, clip at 3.0, AdamW lr 5e-5 wd 0.05), fused-query inference
 queries/s (eval mode, batches of 4,096), ranking queries/s (queries [chunk, d] x corpus
 [N, d]^T, then the rank of each target with ties by corpus index), and the peak RSS. Medians of
-several runs after warm-up.
+several runs after warm-up. With `--products JSON` it also times single matrix products
+(GFLOP/s), the output allocated by torch.
 
     python3 lib/tools/bench_torch.py --threads 2 --batches 128,256
 
@@ -153,7 +154,34 @@ def bench(args):
     out["rank"] = {"queries": nq, "corpus": args.corpus, "sec": med,
                    "queriesPerSec": nq / med, "times": times}
     out["peakRssMB"] = _peak_rss_mb()
+    if args.products:
+        out["products"] = bench_products(json.loads(args.products), args.warmup, args.runs)
     print(json.dumps(out))
+
+
+def bench_products(shapes, warmup, runs):
+    """GFLOP/s of `op(A) @ op(B)` per product; the output is allocated by torch, as users run it.
+
+    Each shape is {name, m, n, k, transA, transB}; a transposed operand is stored transposed and
+    used through `.t()` (a view), like the transpose flags of our kernels.
+    """
+    gen = torch.Generator().manual_seed(1)
+    res = []
+    for p in shapes:
+        m, n, k = p["m"], p["n"], p["k"]
+        a = torch.randn(*((k, m) if p["transA"] else (m, k)), generator=gen)
+        b = torch.randn(*((n, k) if p["transB"] else (k, n)), generator=gen)
+        opa = a.t() if p["transA"] else a
+        opb = b.t() if p["transB"] else b
+
+        def mm():
+            with torch.no_grad():
+                return opa @ opb
+
+        med, times = _median_time(mm, max(1, warmup), max(3, runs))
+        res.append({"name": p["name"], "sec": med, "gflops": 2 * m * n * k / med / 1e9,
+                    "times": times})
+    return res
 
 
 def _blas_name():
@@ -246,6 +274,10 @@ def main(argv=None):
     ap.add_argument("--corpus", type=int, default=50000)
     ap.add_argument("--rank-queries", type=int, default=1024)
     ap.add_argument("--chunk", type=int, default=256)
+    ap.add_argument("--products", default=None,
+                    help="JSON list of {name, m, n, k, transA, transB}: time op(A) @ op(B) too")
+    ap.add_argument("--products-only", action="store_true",
+                    help="time only the --products (printed as {products: [...]})")
     ap.add_argument("--check-checkpoint", default=None)
     ap.add_argument("--inputs", default=None)
     ap.add_argument("--expected", default=None)
@@ -256,6 +288,11 @@ def main(argv=None):
             raise SystemExit("--check-checkpoint needs --inputs FILE.npy ([2, n, d]: t then g)")
         torch.set_num_threads(args.threads)
         check(args)
+    elif args.products_only:
+        torch.set_num_threads(args.threads)
+        res = bench_products(json.loads(args.products or "[]"), args.warmup, args.runs)
+        print(json.dumps({"threads": torch.get_num_threads(), "torch": torch.__version__,
+                          "blas": _blas_name(), "products": res}))
     else:
         bench(args)
 

@@ -5,8 +5,9 @@
 #   - npm dependencies (Deno itself, TensorFlow.js, plotly.js, arquero, d3-regression),
 #     pinned in package.json / package-lock.json, installed only when the lock changed;
 #   - Debian packages (Jupyter to run notebooks headless, the classic Notebook for `deno task
-#     lab`, Chromium for static figures, Mesa's Vulkan drivers for a CPU WebGPU adapter),
-#     installed only when missing.
+#     lab`, Chromium for static figures, Mesa's Vulkan drivers for a CPU WebGPU adapter, OpenBLAS
+#     and oneDNN for the native matrix products of lib/runtime/native_kernels.ts), installed
+#     only when missing.
 # Nothing is written outside the repository except Debian's packages.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,7 +21,8 @@ if [ ! -x node_modules/.bin/deno ] || [ ! -f "$stamp" ] || ! cmp -s package-lock
 fi
 
 need=""
-for pkg in jupyter-nbconvert jupyter-notebook python3-nbclient python3-ipykernel chromium fonts-dejavu-core mesa-vulkan-drivers libvulkan1; do
+for pkg in jupyter-nbconvert jupyter-notebook python3-nbclient python3-ipykernel chromium \
+  fonts-dejavu-core mesa-vulkan-drivers libvulkan1 libopenblas0-pthread libdnnl2; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need="$need $pkg"
 done
 if [ -n "$need" ]; then

@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { FusionHead, type StateDict } from "../../model/fusion_head.ts";
 import type { FusionConfig } from "../../model/config.ts";
 import { DROPOUT_SITES, dropoutMultipliers, type ShardStats, ShardStep } from "./step.ts";
+import { wasmHeapView } from "../../runtime/native_kernels.ts";
 
 /** A trainable variable of the replica: its internal name, shape and size. */
 export interface ReplicaParam {
@@ -130,7 +131,8 @@ export class Replica {
     this.#acc = null;
     let o = 0;
     for (const g of acc) {
-      const a = (await g.data()) as Float32Array;
+      // On wasm, straight from the heap (no copy of 47 MB per update into a new array).
+      const a = wasmHeapView(g) ?? ((await g.data()) as Float32Array);
       out.set(a, o);
       o += a.length;
     }
@@ -151,8 +153,15 @@ export class Replica {
   writeWeights(flat: Float32Array): void {
     let o = 0;
     for (const v of this.#head.variables) {
-      const t = tf.tensor(flat.subarray(o, o + v.size), v.shape, "float32");
+      const src = flat.subarray(o, o + v.size);
       o += v.size;
+      // On wasm, into the variable's own heap memory (no new tensor per weight per update).
+      const view = wasmHeapView(v);
+      if (view) {
+        view.set(src);
+        continue;
+      }
+      const t = tf.tensor(src, v.shape, "float32");
       v.assign(t);
       t.dispose();
     }

@@ -11,6 +11,10 @@
  * transposed weight computed as `(W · dYᵀ)ᵀ`, so that the large weight is XNNPACK's
  * unpacked left operand and only small activations are transposed.
  *
+ * With native products (lib/runtime/native_kernels.ts) the transpose flags cost nothing, so
+ * the backward pass uses them instead (`dY·Wᵀ`, `Xᵀ·dY` straight from the saved tensors) and
+ * materialises no transpose at all.
+ *
  * Dropout masks come from {@linkcode dropoutMultipliers}: a hash of (seed, site, batch row,
  * column), so a row's mask does not depend on how the batch is split across workers.
  *
@@ -18,6 +22,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { FusionHead } from "../../model/fusion_head.ts";
+import { nativeBlas } from "../../runtime/native_kernels.ts";
 
 const _SQRT1_2 = Math.SQRT1_2;
 const _INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
@@ -208,49 +213,65 @@ export class ShardStep {
     const v = (name: string) => head.get(name);
     const grads = new Map<string, tf.Tensor>();
     const tT = (x: tf.Tensor) => tf.transpose(x as tf.Tensor2D);
+    // Native products take transpose flags at full speed; tfjs's wasm kernels do not (see
+    // the module documentation), so without them the transposes are explicit.
+    const native = nativeBlas() !== null;
     const mm = (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
+    /** `Xᵀ·dY` (a weight's gradient). */
+    const mmTN = (x: tf.Tensor, dy: tf.Tensor) =>
+      native ? tf.matMul(x as tf.Tensor2D, dy as tf.Tensor2D, true, false) : mm(tT(x), dy);
+    /** `dY·Wᵀ` `[n, in]` (the gradient of a layer's input). */
+    const back = (w: tf.Tensor, dy: tf.Tensor) =>
+      native ? tf.matMul(dy as tf.Tensor2D, w as tf.Tensor2D, false, true) : tT(_backData(w, dy));
     const out = tf.tidy(() => {
       const mask = (x: tf.Tensor, key: string) => (s[key] ? tf.mul(x, s[key]) : x);
       const dx = tf.div(tf.sub(dq, tf.mul(s.q, tf.sum(tf.mul(dq, s.q), 1, true))), s.nrm);
-      const hcT = tT(s.hc);
+      const hcT = native ? s.hc : tT(s.hc);
+      /** `hcᵀ·dY` from the saved `hc` (or its explicit transpose). */
+      const mmHc = (dy: tf.Tensor) =>
+        native ? tf.matMul(s.hc as tf.Tensor2D, dy as tf.Tensor2D, true, false) : mm(hcT, dy);
+      // Input gradients of hc: `[2P, n]` pieces without native products, `[n, 2P]` with.
       const dhcT: tf.Tensor[] = [];
+      const pushBack = (w: tf.Tensor, dy: tf.Tensor) =>
+        dhcT.push(native ? back(w, dy) : _backData(w, dy));
       if (variant !== "gate_only") {
         const dro = mask(dx, "m4");
-        grads.set("output.W", mm(tT(s.mixed), dro));
+        grads.set("output.W", mmTN(s.mixed, dro));
         grads.set("output.b", tf.sum(dro, 0));
-        const dmixed = tT(_backData(v("output.W"), dro)); // [n, H]
+        const dmixed = back(v("output.W"), dro); // [n, H]
         const dm3 = tf.reshape(dmixed, [n, 1, H]);
         const dE = tf.reshape(tf.mul(tf.reshape(s.p, [n, K, 1]), dm3), [n, K * H]);
         const dp = tf.sum(tf.mul(tf.reshape(s.e, [n, K, H]), dm3), 2); // [n, K]
         const dze = tf.mul(mask(dE, "m3"), _geluGrad(s.ze, s.ce));
-        grads.set("experts.U", mm(hcT, dze));
+        grads.set("experts.U", mmHc(dze));
         grads.set("experts.u", tf.sum(dze, 0));
-        dhcT.push(_backData(v("experts.U"), dze));
+        pushBack(v("experts.U"), dze);
         const ds2 = tf.mul(s.p, tf.sub(dp, tf.sum(tf.mul(dp, s.p), 1, true)));
-        grads.set("router.R2", mm(tT(s.yr), ds2));
+        grads.set("router.R2", mmTN(s.yr, ds2));
         grads.set("router.c2", tf.sum(ds2, 0));
-        const ds1 = tf.mul(tT(_backData(v("router.R2"), ds2)), _geluGrad(s.s1, s.cs1));
-        grads.set("router.R1", mm(hcT, ds1));
+        const ds1 = tf.mul(back(v("router.R2"), ds2), _geluGrad(s.s1, s.cs1));
+        grads.set("router.R1", mmHc(ds1));
         grads.set("router.c1", tf.sum(ds1, 0));
-        dhcT.push(_backData(v("router.R1"), ds1));
+        pushBack(v("router.R1"), ds1);
       }
       if (variant !== "moe_only") {
         const dw = tf.sum(tf.mul(dx, tf.sub(s.t, s.g)), 1, true);
         const dz2 = tf.mul(dw, tf.mul(s.w, tf.sub(1, s.w))); // [n, 1]
-        grads.set("gate.W2", mm(tT(s.y1), dz2));
+        grads.set("gate.W2", mmTN(s.y1, dz2));
         grads.set("gate.b2", tf.sum(dz2, 0));
         const dy1 = tf.mul(dz2, tf.reshape(v("gate.W2"), [1, H]));
         const dz1 = tf.mul(mask(dy1, "m2"), _geluGrad(s.z1, s.c1));
-        grads.set("gate.W1", mm(hcT, dz1));
+        grads.set("gate.W1", mmHc(dz1));
         grads.set("gate.b1", tf.sum(dz1, 0));
-        dhcT.push(_backData(v("gate.W1"), dz1));
+        pushBack(v("gate.W1"), dz1);
       }
-      const dhc = tT(dhcT.length === 1 ? dhcT[0] : tf.addN(dhcT)); // [n, 2P]
+      const dsum = dhcT.length === 1 ? dhcT[0] : tf.addN(dhcT);
+      const dhc = native ? dsum : tT(dsum); // [n, 2P]
       const daT = tf.mul(mask(tf.slice(dhc, [0, 0], [n, P]), "m0"), _geluGrad(s.aT, s.cT));
-      grads.set("text.W", mm(tT(s.t), daT));
+      grads.set("text.W", mmTN(s.t, daT));
       grads.set("text.b", tf.sum(daT, 0));
       const daD = tf.mul(mask(tf.slice(dhc, [0, P], [n, P]), "m1"), _geluGrad(s.aD, s.cD));
-      grads.set("image.W", mm(tT(s.g), daD));
+      grads.set("image.W", mmTN(s.g, daD));
       grads.set("image.b", tf.sum(daD, 0));
       const names = head.names();
       const vars = head.variables;
