@@ -353,8 +353,8 @@ export interface GpuCheckOptions {
   workers: number | "auto";
   /** Run the PyTorch CUDA side. */
   torch: boolean;
-  /** The Python interpreter for it. */
-  python: string;
+  /** The Python interpreters to try for it, in order (the first whose torch sees CUDA runs). */
+  python: string[];
   /** Where the JSON goes (atomically); empty for nowhere. */
   out: string;
   /** Progress lines. */
@@ -370,7 +370,7 @@ export function gpuCheckDefaults(): GpuCheckOptions {
     tiny: false,
     workers: "auto",
     torch: true,
-    python: "/usr/bin/python3",
+    python: ["python3", "/usr/bin/python3"],
     out: "data/cache/gpu_check.json",
     log: (s) => console.error(s),
   };
@@ -388,6 +388,8 @@ export interface GpuCheckRow {
   timing: StepTiming | null;
   /** Why it did not run or failed. */
   note?: string;
+  /** The interpreter that ran it (PyTorch only). */
+  python?: string;
 }
 
 /** What {@linkcode runGpuCheck} returns and writes. */
@@ -486,15 +488,20 @@ export async function runGpuCheck(
     if (!o.torch) {
       th.note = "skipped (--no-torch)";
     } else {
-      o.log(`gpu-check: PyTorch CUDA (${o.python}), ${o.steps} steps…`);
-      const r = await runTorchCuda(o.python, { ...loop, budgetSec: Math.max(0, left()) });
-      if (r.ran && r.timing) {
-        th.timing = r.timing;
-        th.device = r.device ?? "?";
-        th.label = `PyTorch ${r.torch ?? ""} CUDA`.replace("  ", " ");
-      } else {
-        th.note = r.note ?? "did not run";
+      const notes: string[] = [];
+      for (const py of o.python) {
+        o.log(`gpu-check: PyTorch CUDA (${py}), ${o.steps} steps…`);
+        const r = await runTorchCuda(py, { ...loop, budgetSec: Math.max(0, left()) });
+        if (r.ran && r.timing) {
+          th.timing = r.timing;
+          th.device = r.device ?? "?";
+          th.label = `PyTorch ${r.torch ?? ""} CUDA`.replace("  ", " ");
+          th.python = py;
+          break;
+        }
+        notes.push(`${py}: ${r.note ?? "did not run"}`);
       }
+      if (!th.timing) th.note = notes.join("; ");
     }
     rows.push(th);
   }

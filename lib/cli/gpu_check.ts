@@ -6,7 +6,8 @@
  * adapter (and says loudly when it is a software rasteriser such as Mesa's lavapipe), trains
  * `--steps` steps (default 200) of the fusion head at SPEC's sizes, batch 128, on tfjs's WebGPU
  * backend (autodiff step), the same on the native CPU path (wasm + native BLAS, data-parallel,
- * as `deno task bench`) and on PyTorch CUDA where torch sees a GPU; prints one table and writes
+ * as `deno task bench`) and on PyTorch CUDA where torch sees a GPU (`--python PATH`, else
+ * `python3` on PATH, then `/usr/bin/python3`); prints one table and writes
  * the JSON (default `data/cache/gpu_check.json`). The step loops share `--budget-s` (default
  * 480 s) and stop starting steps when their share is spent, so the whole check ends in under 10
  * minutes. Exit code 2 when there is no WebGPU adapter (or a bad argument), 1 when a path
@@ -55,7 +56,7 @@ export function parseGpuCheckArgs(argv: string[]): GpuCheckOptions {
     o.workers = num("workers", 0, 0);
   }
   o.out = a.options.out ?? `${ROOT}/${o.out}`;
-  if (a.options.python) o.python = a.options.python;
+  if (a.options.python) o.python = [a.options.python];
   if (a.flags.tiny) o.tiny = true;
   if (a.flags["no-torch"]) o.torch = false;
   return o;

@@ -42,6 +42,10 @@ Deno.test("gpu-check: arguments over the defaults; bad values name the flag", ()
     true,
   ]);
   assert.ok(d.out.endsWith("data/cache/gpu_check.json"));
+  assert.deepStrictEqual(d.python, ["python3", "/usr/bin/python3"]);
+  assert.deepStrictEqual(parseGpuCheckArgs(["--python", "/opt/py/bin/python"]).python, [
+    "/opt/py/bin/python",
+  ]);
   const o = parseGpuCheckArgs(
     ["--steps", "3", "--batch=8", "--budget-s", "2.5", "--tiny", "--workers", "1", "--no-torch"],
   );

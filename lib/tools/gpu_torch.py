@@ -36,7 +36,7 @@ def main(argv=None):
         import torch.nn.functional as F
         from bench_torch import FusionHead
     except Exception as e:  # noqa: BLE001 - reported, not raised
-        print(json.dumps({"ran": False, "note": f"cannot import torch: {e}"}))
+        print(json.dumps({"ran": False, "note": f"cannot import torch (or numpy, for bench_torch.py): {e}"}))
         return 0
     if not torch.cuda.is_available():
         print(json.dumps({"ran": False, "note": f"torch {torch.__version__}: no CUDA device"}))
