@@ -40,8 +40,10 @@ export interface ManifestSplit {
   text: string;
   /** Generated-image embeddings `[Q, rounds, dim]`. */
   gen: string;
-  /** Target corpus indices `[Q]`. */
+  /** Target indices `[Q]`: into `images` when the split has a pool, else into the corpus. */
   target: string;
+  /** The split's own image pool `[nPool, dim]` (training images not in the search corpus). */
+  images?: string;
 }
 
 /** The parsed `manifest.json`; extra keys (e.g. `source`, `config`) are kept. */
@@ -349,8 +351,14 @@ export interface BundleInput {
   rounds: number;
   /** Corpus `[N, dim]`, row-major. */
   corpus: Float32Array;
-  /** Split name → `text`/`gen` `[Q, rounds, dim]` and `target` `[Q]`. */
-  splits: Record<string, { text: Float32Array; gen: Float32Array; target: Int32Array }>;
+  /**
+   * Split name → `text`/`gen` `[Q, rounds, dim]` and `target` `[Q]`; optionally the split's own
+   * image pool `images` `[nPool, dim]`, which `target` then indexes instead of the corpus.
+   */
+  splits: Record<
+    string,
+    { text: Float32Array; gen: Float32Array; target: Int32Array; images?: Float32Array }
+  >;
   /** Extra manifest keys (JSON-able), e.g. `source`, `config`. */
   extra?: Record<string, unknown>;
 }
@@ -378,6 +386,12 @@ export async function writeBundle(dir: string, b: BundleInput): Promise<void> {
       throw new Error(`${where}: split name '${name}' must be letters, digits, _ . - only`);
     }
     const q = s.target.length;
+    if (s.images && (s.images.length === 0 || s.images.length % dim !== 0)) {
+      throw new Error(
+        `${where}: split '${name}' images length ${s.images.length} is not [n, ${dim}]`,
+      );
+    }
+    const nT = s.images ? s.images.length / dim : n;
     for (const k of ["text", "gen"] as const) {
       if (s[k].length !== q * rounds * dim) {
         throw new Error(
@@ -387,9 +401,10 @@ export async function writeBundle(dir: string, b: BundleInput): Promise<void> {
       }
     }
     for (let i = 0; i < q; i++) {
-      if (!(s.target[i] >= 0 && s.target[i] < n)) {
+      if (!(s.target[i] >= 0 && s.target[i] < nT)) {
         throw new Error(
-          `${where}: split '${name}' target ${i} is ${s.target[i]}, not in [0, ${n})`,
+          `${where}: split '${name}' target ${i} is ${s.target[i]}, not in [0, ${nT}) ` +
+            `(rows of its ${s.images ? "image pool" : "corpus"})`,
         );
       }
     }
@@ -409,7 +424,7 @@ export async function writeBundle(dir: string, b: BundleInput): Promise<void> {
   const splits: Record<string, ManifestSplit> = {};
   for (const [name, s] of Object.entries(b.splits)) {
     const q = s.target.length;
-    const files = {
+    const files: ManifestSplit = {
       text: `${name}_text.npy`,
       gen: `${name}_gen.npy`,
       target: `${name}_target.npy`,
@@ -417,6 +432,10 @@ export async function writeBundle(dir: string, b: BundleInput): Promise<void> {
     await put(files.text, [q, rounds, dim], s.text);
     await put(files.gen, [q, rounds, dim], s.gen);
     await put(files.target, [q], s.target);
+    if (s.images) {
+      files.images = `${name}_images.npy`;
+      await put(files.images, [s.images.length / dim, dim], s.images);
+    }
     splits[name] = files;
   }
   const manifest = { dim, rounds, corpus: "corpus.npy", splits, ...(b.extra ?? {}) };

@@ -79,9 +79,9 @@ export interface SyntheticConfig {
   corpusSize: number;
   /** Dialogues per benchmark split (all four share the same targets in the same order). */
   benchSize: number;
-  /** Dialogues in the `train` split (VisDial-like dialogues, targets disjoint from the rest). */
+  /** Dialogues in the `train` split (VisDial-like; targets are images of its own pool, not the corpus). */
   trainSize: number;
-  /** Dialogues in the `val` split (VisDial-like dialogues, targets disjoint from the rest). */
+  /** Dialogues in the `val` split (VisDial-like; targets are images of its own pool, not the corpus). */
   valSize: number;
 
   /** Size of the concept vocabulary (objects, scene types, actions). */
@@ -145,10 +145,16 @@ export interface SyntheticConfig {
   genOffScene: number;
   /** Probability a generation is completely off-scene, hard targets. */
   genOffSceneHard: number;
+  /** Added to the off-scene probability per dialogue word beyond the caption (long prompts fail). */
+  genOffScenePerWord: number;
+  /** Cap of the off-scene probability, however long the dialogue. */
+  genOffSceneMax: number;
   /** Probability each revealed concept is dropped from a generation, easy targets. */
   genDrop: number;
   /** Probability each revealed concept is dropped from a generation, hard targets. */
   genDropHard: number;
+  /** Added to the drop probability per dialogue word beyond the caption (capped at 0.95). */
+  genDropPerWord: number;
   /** Foreign concepts hallucinated into each generation. */
   genHallucinations: number;
   /** Probability a hallucination is fresh (else the dialogue's persistent misreading). */
@@ -216,8 +222,11 @@ const DEFAULT: Omit<SyntheticConfig, "preset" | "seed"> = {
   genHardFrac: 0.3,
   genOffScene: 0.03,
   genOffSceneHard: 0.4,
+  genOffScenePerWord: 0,
+  genOffSceneMax: 1,
   genDrop: 0.5,
   genDropHard: 0.6,
+  genDropPerWord: 0,
   genHallucinations: 4,
   genHallucFresh: 0.3,
   genHallucWeight: 2.0,
@@ -297,11 +306,11 @@ export function validateConfig(cfg: SyntheticConfig): void {
       `rounds = ${cfg.rounds} but the dialogue profiles cover ${cfg.profiles.visdial.open.length}`,
     );
   }
-  const need = cfg.benchSize + cfg.trainSize + cfg.valSize;
-  if (need > cfg.corpusSize) {
-    bad(
-      `benchSize + trainSize + valSize = ${need} distinct targets exceed corpusSize ${cfg.corpusSize}`,
-    );
+  if (cfg.benchSize > cfg.corpusSize) {
+    bad(`benchSize ${cfg.benchSize} distinct targets exceed corpusSize ${cfg.corpusSize}`);
+  }
+  for (const k of ["trainSize", "valSize"] as const) {
+    if (!Number.isInteger(cfg[k]) || cfg[k] < 0) bad(`${k} must be an integer >= 0`);
   }
   if (cfg.captionConcepts > cfg.conceptsPerImage) bad("captionConcepts > conceptsPerImage");
   if (cfg.conceptsPerImage > cfg.concepts) bad("conceptsPerImage > concepts");

@@ -1,0 +1,15 @@
+import { measureCalibration, targetValues, CALIBRATION_TARGETS, targetMiss, calibrationObjective } from "/work/wt-calib/lib/paper/calibration.ts";
+import { syntheticConfig } from "/work/wt-calib/lib/synthetic.ts";
+import { initBackend } from "./lib/backend.ts";
+await initBackend("wasm");
+const ov = JSON.parse(Deno.args[0] ?? "{}");
+const Q = Number(Deno.args[1] ?? 600);
+const seed = Number(Deno.args[2] ?? 1);
+const t0 = performance.now();
+const st = await measureCalibration(syntheticConfig("default", seed, ov), { dialogues: Q });
+const v = targetValues(st);
+console.log(`time ${((performance.now()-t0)/1000).toFixed(1)}s obj ${calibrationObjective(v).toFixed(2)} met ${v.filter((x,i)=>targetMiss(CALIBRATION_TARGETS[i],x)===0).length}/${v.length}`);
+for (const b of Object.keys(st.chatir)) console.log(b.padEnd(24), "C", st.chatir[b].map((x:number)=>x.toFixed(1)).join(" "), "\n", "".padEnd(23), "D", st.dar[b].map((x:number)=>x.toFixed(1)).join(" "));
+console.log("degr", st.degradation.map(x=>x.toFixed(1)).join(" "));
+console.log("drop", st.rankDrop.map(x=>x.toFixed(0)).join(" "));
+CALIBRATION_TARGETS.forEach((t,i)=>{ if (targetMiss(t,v[i])>0) console.log("MISS", t.id, v[i].toFixed(2), t.lo, t.hi); });
