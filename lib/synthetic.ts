@@ -506,6 +506,7 @@ function _playRounds(
   profile: DialogueProfile,
   sc: _Scratch,
   rng: Rng,
+  genRng: Rng,
   split: SyntheticSplit,
   latent: SyntheticLatent,
   q: number,
@@ -531,7 +532,7 @@ function _playRounds(
     const off = (q * R + r) * d;
     _text(w, n, pr, sc, words, rng);
     _store(split.text, off, sc.v1, d);
-    latent.offScene[q * R + r] = _generate(w, n, pr, sc, words, rng) ? 1 : 0;
+    latent.offScene[q * R + r] = _generate(w, n, pr, sc, words, genRng) ? 1 : 0;
     _store(split.gen, off, sc.v1, d);
   }
 }
@@ -573,6 +574,7 @@ function _dialogSplit(
   const Q = target.length;
   const out = _emptySplit(Q, R, d, target);
   const sc = _scratch(w);
+  const genRng = rng.fork(); // the diffusion model's own stream
   for (let q = 0; q < Q; q++) {
     const n = first + target[q];
     const pr = _prior(w, rng);
@@ -580,9 +582,9 @@ function _dialogSplit(
     _startDialogue(w, pr, sc, rng);
     _text(w, n, pr, sc, w.cfg.captionWords, rng);
     _store(out.split.text, q * R * d, sc.v1, d);
-    out.latent.offScene[q * R] = _generate(w, n, pr, sc, w.cfg.captionWords, rng) ? 1 : 0;
+    out.latent.offScene[q * R] = _generate(w, n, pr, sc, w.cfg.captionWords, genRng) ? 1 : 0;
     _store(out.split.gen, q * R * d, sc.v1, d);
-    _playRounds(w, n, pr, profile, sc, rng, out.split, out.latent, q);
+    _playRounds(w, n, pr, profile, sc, rng, genRng, out.split, out.latent, q);
     if (onProgress && ((q + 1) % 5_000 === 0 || q + 1 === Q)) {
       onProgress({ stage: name, done: q + 1, total: Q });
     }
@@ -602,6 +604,9 @@ function _benchmarks(
   const Q = target.length;
   const outs = BENCHMARKS.map(() => _emptySplit(Q, R, d, target));
   const rngs = BENCHMARKS.map(() => rng.fork());
+  // The diffusion model draws from streams of its own, so its knobs never change the text side.
+  const genRngs = BENCHMARKS.map(() => rng.fork());
+  const gen0Rng = rng.fork();
   const sc = _scratch(w);
   for (let q = 0; q < Q; q++) {
     const n = target[q];
@@ -610,7 +615,7 @@ function _benchmarks(
     _startDialogue(w, pr, sc, rng);
     _text(w, n, pr, sc, cfg.captionWords, rng);
     const t0 = Float64Array.from(sc.v1);
-    const off0 = _generate(w, n, pr, sc, cfg.captionWords, rng) ? 1 : 0;
+    const off0 = _generate(w, n, pr, sc, cfg.captionWords, gen0Rng) ? 1 : 0;
     const g0 = sc.v1;
     outs.forEach((o) => {
       o.latent.hard[q] = pr.hard ? 1 : 0;
@@ -620,7 +625,18 @@ function _benchmarks(
     });
     BENCHMARKS.forEach((name, b) => {
       _startDialogue(w, pr, sc, rngs[b]);
-      _playRounds(w, n, pr, cfg.profiles[name], sc, rngs[b], outs[b].split, outs[b].latent, q);
+      _playRounds(
+        w,
+        n,
+        pr,
+        cfg.profiles[name],
+        sc,
+        rngs[b],
+        genRngs[b],
+        outs[b].split,
+        outs[b].latent,
+        q,
+      );
     });
     if (onProgress && ((q + 1) % 500 === 0 || q + 1 === Q)) {
       onProgress({ stage: "benchmarks", done: q + 1, total: Q });
