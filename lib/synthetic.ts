@@ -48,6 +48,11 @@
  * within a dialogue, each fresh with `genHallucFresh`), and sometimes renders a
  * completely different scene (`genOffScene`/`genOffSceneHard`): those off-scene generations are
  * what send a fused ranking a thousand or more places down, and they have low cos(t, g).
+ * Failures grow with the dialogue's length: every word beyond the caption adds
+ * `genOffScenePerWord` to the off-scene probability (capped at `genOffSceneMax`) and
+ * `genDropPerWord` to the drop probability (capped at 0.95): a caption renders faithfully, long
+ * and conflicting prompts are where diffusion models fail. The generator draws from random
+ * streams of its own, so its knobs never change the text side.
  *
  * What the default preset gave (seed 0, exact ranking over 50,000 images, 2,064 dialogues):
  * ChatIR cumulative Hits@10 on `visdial` 65.2 → 83.3 over rounds 0..10 (public BLIP curve
@@ -56,9 +61,12 @@
  * about 7,500: this model's drops are smaller).
  *
  * **Splits.** The four benchmarks share the same targets in the same order and the same round 0
- * (one caption, one generation from it) and differ only in how their later rounds go. `train`
- * and `val` follow the VisDial profile (`trainProfile`), with targets disjoint from each other
- * and from the benchmarks. All targets are indices into the corpus. All embeddings unit length.
+ * (one caption, one generation from it) and differ only in how their later rounds go; their
+ * targets index the corpus. `train` and `val` follow the VisDial profile (`trainProfile`) and
+ * are about images of the same world that are **not** in the search corpus (as the reference
+ * trains on VisDial-train images): each split has its own image pool (`images`, `[Q, d]`,
+ * drawn after the corpus from separate random streams, so the pools change no corpus or
+ * benchmark byte), and its `target` indexes that pool. All embeddings unit length.
  *
  * Same config and seed give the same bytes: only {@linkcode Rng} draws, in a fixed order, and
  * float64 sums in a fixed order.

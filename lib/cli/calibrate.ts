@@ -6,8 +6,13 @@
  *
  * ```sh
  * deno run -A lib/cli/calibrate.ts [--evaluations N] [--dialogues Q] [--search-seed S]
- *   [--data-seed D] [--confirm-seeds 1,2] [--confirm-dialogues Q] [--out DIR]
+ *   [--data-seed D] [--confirm-seeds 1,2] [--confirm-dialogues Q] [--preset default|small]
+ *   [--out DIR]
  * ```
+ *
+ * Defaults: 12 evaluations on 300 dialogues per benchmark of data seed 1 (ranked against the
+ * full corpus), confirmation on all dialogues of data seeds 1 and 2, report in
+ * `data/calibration/` (`report.json`, `report.md`, `search.json`).
  *
  * `--evaluations 1` (or 0) skips the search and only confirms the `default` preset. The chosen
  * knobs are printed; they are the `default` preset of `lib/synthetic_config.ts` once copied
@@ -29,7 +34,8 @@ import {
 } from "../paper/calibration.ts";
 
 const USAGE = "usage: deno run -A lib/cli/calibrate.ts [--evaluations N] [--dialogues Q] " +
-  "[--search-seed S] [--data-seed D] [--confirm-seeds 1,2] [--confirm-dialogues Q] [--out DIR]";
+  "[--search-seed S] [--data-seed D] [--confirm-seeds 1,2] [--confirm-dialogues Q] " +
+  "[--preset default|small] [--out DIR]";
 
 function _int(v: string | undefined, name: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -51,6 +57,7 @@ export async function main(argv: string[]): Promise<number> {
       "confirm-seeds",
       "confirm-dialogues",
       "out",
+      "preset",
     ],
     usage: USAGE,
   });
@@ -70,7 +77,8 @@ export async function main(argv: string[]): Promise<number> {
   await initBackend("wasm");
   const t0 = performance.now();
   const secs = () => ((performance.now() - t0) / 1000).toFixed(0);
-  const base = syntheticConfig("default", dataSeed);
+  const preset = o.preset ?? "default";
+  const base = syntheticConfig(preset, dataSeed);
   let knobs: Partial<SyntheticConfig> = Object.fromEntries(
     CALIBRATION_KNOBS.map((k) => [k.key, base[k.key]]),
   );
@@ -91,7 +99,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const s of seeds) {
     log(`calibrate: confirming on data seed ${s} (${confirmDialogues ?? "all"} dialogues)`);
     stats[String(s)] = await measureCalibration(
-      { ...syntheticConfig("default", s), ...knobs },
+      { ...syntheticConfig(preset, s), ...knobs },
       { dialogues: confirmDialogues },
     );
     log(`calibrate: seed ${s} done (${secs()} s)`);
