@@ -51,7 +51,10 @@
  * Failures grow with the dialogue's length: every word beyond the caption adds
  * `genOffScenePerWord` to the off-scene probability (capped at `genOffSceneMax`) and
  * `genDropPerWord` to the drop probability (capped at 0.95): a caption renders faithfully, long
- * and conflicting prompts are where diffusion models fail. The generator draws from random
+ * and conflicting prompts are where diffusion models fail. Because the diffusion model reads the
+ * same dialogue text as the text encoder, a generation inherits `genSharedErr` times the text's
+ * persistent misreading (the decoy scene), ramping in as `1 − exp(−words/genSharedErrWords)`
+ * over the words beyond the caption: an image cannot rescue every dialogue the text misreads. The generator draws from random
  * streams of its own, so its knobs never change the text side.
  *
  * What the default preset gave (seed 0, exact ranking over 50,000 images, 2,064 dialogues):
@@ -477,6 +480,16 @@ function _generate(
       if (sc.ra[j] > 0) _axpy(att, sc.ra[j], w.A, w.attr[n * J + j] * d, d);
     }
     for (let j = 0; j < cfg.genRandomAttrs; j++) _axpy(att, 1, w.A, rng.int(cfg.attributes) * d, d);
+    // The diffusion model reads the same dialogue text as the text encoder, so it shares the
+    // text's persistent misreading (the decoy scene), at `genSharedErr` times the text's error,
+    // ramping up with the words beyond the caption (a caption renders faithfully).
+    if (cfg.genSharedErr > 0) {
+      let full = 0;
+      for (let s = 0; s < k; s++) full += w.sal[n * k + s] * w.sal[n * k + s];
+      const sigma = pr.errScale * (cfg.textNoise + cfg.textNoisePerWord * words);
+      const ramp = 1 - Math.exp(-extra / cfg.genSharedErrWords);
+      _axpy(sem, cfg.genSharedErr * ramp * sigma * Math.sqrt(full), pr.err, 0, d);
+    }
   }
   _normalize(sem, d);
   _normalize(att, d);

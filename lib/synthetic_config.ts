@@ -155,6 +155,10 @@ export interface SyntheticConfig {
   genDropHard: number;
   /** Added to the drop probability per dialogue word beyond the caption (capped at 0.95). */
   genDropPerWord: number;
+  /** Share of the text's persistent misreading that the generation inherits (it reads the same text). */
+  genSharedErr: number;
+  /** Words beyond the caption over which the inherited misreading ramps in (1 − e^(−words/this)). */
+  genSharedErrWords: number;
   /** Foreign concepts hallucinated into each generation. */
   genHallucinations: number;
   /** Probability a hallucination is fresh (else the dialogue's persistent misreading). */
@@ -204,15 +208,15 @@ const DEFAULT: Omit<SyntheticConfig, "preset" | "seed"> = {
   captionConcepts: 3,
   captionAttrProb: 0.3,
   captionWords: 12,
-  yesnoWeight: 0.2,
+  yesnoWeight: 0.13,
   openAttrProb: 0.5,
 
   textConceptMisalign: 0.5,
   textAttrMisalign: 1.5,
   textAttrWeight: 0.3,
   gapDims: 8,
-  textGap: 2.3,
-  textNoise: 0.53,
+  textGap: 5.0,
+  textNoise: 0.55,
   textNoisePerWord: 0.002,
   textNoiseFresh: 0.2,
   textNoiseShape: 1.5,
@@ -220,22 +224,24 @@ const DEFAULT: Omit<SyntheticConfig, "preset" | "seed"> = {
   textFreshConcepts: 2,
 
   genHardFrac: 0.3,
-  genOffScene: 0.03,
-  genOffSceneHard: 0.4,
-  genOffScenePerWord: 0,
+  genOffScene: 0.02,
+  genOffSceneHard: 0.06,
+  genOffScenePerWord: 0.003,
   genOffSceneMax: 1,
-  genDrop: 0.5,
-  genDropHard: 0.6,
+  genDrop: 0.25,
+  genDropHard: 0.4,
   genDropPerWord: 0,
+  genSharedErr: 1.2,
+  genSharedErrWords: 40,
   genHallucinations: 4,
   genHallucFresh: 0.3,
-  genHallucWeight: 2.0,
+  genHallucWeight: 0.8,
   genHallucWeightHard: 2.0,
   genSceneCompletion: 0.3,
   genCompletionWeight: 0.5,
   genRandomAttrs: 6,
   genAttrWeight: 0.8,
-  genNoise: 0.5,
+  genNoise: 0.4,
   genGap: 0.2,
 
   profiles: BENCHMARK_PROFILES,

@@ -386,6 +386,7 @@ export const CALIBRATION_KNOBS: readonly CalibrationKnob[] = [
   { key: "genDropHard", lo: 0.1, hi: 0.8 },
   { key: "genHallucWeight", lo: 0.3, hi: 2.5 },
   { key: "genNoise", lo: 0.1, hi: 0.9 },
+  { key: "genSharedErr", lo: 0, hi: 2 },
 ];
 
 function _toUnit(k: CalibrationKnob, v: number): number {
@@ -407,6 +408,15 @@ export interface CalibrationCandidate {
   objective: number;
   /** Targets met on the search subset. */
   met: number;
+  /** The value of every target on the search subset (order of the table). */
+  values: number[];
+}
+
+/** The `n` worst-missed targets of `values`, as `id=value` strings (for progress lines). */
+export function worstMisses(values: number[], n = 4): string[] {
+  return CALIBRATION_TARGETS.map((t, i) => ({ t, v: values[i], m: targetMiss(t, values[i]) }))
+    .filter((x) => x.m > 0).sort((a, b) => b.m - a.m).slice(0, n)
+    .map((x) => `${x.t.id}=${x.v.toFixed(1)}`);
 }
 
 /** Options of {@linkcode searchCalibration}. */
@@ -452,12 +462,21 @@ export async function searchCalibration(
       }),
     );
     const met = vals.filter((v, i) => targetMiss(CALIBRATION_TARGETS[i], v) === 0).length;
-    return { knobs: kv as Partial<SyntheticConfig>, objective: calibrationObjective(vals), met };
+    return {
+      knobs: kv as Partial<SyntheticConfig>,
+      objective: calibrationObjective(vals),
+      met,
+      values: vals,
+    };
   };
   let bestU = knobs.map((k) => _toUnit(k, base[k.key] as number));
   let best = await evalAt(bestU);
   const history = [best];
-  log(`calibrate: start objective ${best.objective.toFixed(2)}, met ${best.met}`);
+  log(
+    `calibrate: start objective ${best.objective.toFixed(2)}, met ${best.met}; worst: ${
+      worstMisses(best.values).join(" ")
+    }`,
+  );
   let step = opts.step ?? 0.15;
   for (let e = 1; e < opts.evaluations; e++) {
     const u = bestU.map((x) => (rng.uniform() < 0.5 ? x + step * rng.normal() : x))
@@ -475,7 +494,7 @@ export async function searchCalibration(
       `calibrate: eval ${e + 1}/${opts.evaluations} objective ${c.objective.toFixed(2)} ` +
         `(met ${c.met}); best ${best.objective.toFixed(2)} (met ${best.met}), step ${
           step.toFixed(3)
-        }`,
+        }; worst: ${worstMisses(c.values).join(" ")}`,
     );
   }
   return { best, history };
