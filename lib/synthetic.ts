@@ -57,11 +57,12 @@
  * over the words beyond the caption: an image cannot rescue every dialogue the text misreads. The generator draws from random
  * streams of its own, so its knobs never change the text side.
  *
- * What the default preset gave (seed 0, exact ranking over 50,000 images, 2,064 dialogues):
- * ChatIR cumulative Hits@10 on `visdial` 65.2 → 83.3 over rounds 0..10 (public BLIP curve
- * 63.4 → 81.8); DAR ahead of ChatIR at round 10 on all four benchmarks, most on Flan; DAR's
- * degradation rate 58-76% from round 2 on, average rank drop about 900-1,500 (the paper reports
- * about 7,500: this model's drops are smaller).
+ * What the default preset gives is in `data/calibration/report.md` (written by
+ * `deno task calibrate`; data seeds 1 and 2, 1,000 dialogues per benchmark ranked against the
+ * full 50,000-image corpus): 30 of the 42 published baseline targets met on both seeds; DAR's
+ * degradation rate (60-68% from round 2, published 50-55.6%), its average rank drop (about
+ * 4,300, published about 7,500), Flan below Human at round 8 and DAR's round-10 gain on Flan
+ * (8.0-8.3, published at most 7.61) are still missed.
  *
  * **Splits.** The four benchmarks share the same targets in the same order and the same round 0
  * (one caption, one generation from it) and differ only in how their later rounds go; their

@@ -74,7 +74,7 @@ Deno.test("synthetic: shapes, unit norms, splits and targets", () => {
     assert.equal(s.gen.length, sizes[name] * R * d);
     norms(s.text, `${name}.text`);
     norms(s.gen, `${name}.gen`);
-    const nT = s.images ? s.images.length / d : cfg.corpusSize;
+    const nT: number = s.images ? s.images.length / d : cfg.corpusSize;
     for (const t of s.target) assert.ok(t >= 0 && t < nT, `${name} target ${t}`);
   }
   // The benchmarks share targets (same order) and round 0; train, val and benchmarks are disjoint.
