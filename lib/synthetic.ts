@@ -58,11 +58,12 @@
  * streams of its own, so its knobs never change the text side.
  *
  * What the default preset gives is in `data/calibration/report.md` (written by
- * `deno task calibrate`; data seeds 1 and 2, 1,000 dialogues per benchmark ranked against the
- * full 50,000-image corpus): 30 of the 42 published baseline targets met on both seeds; DAR's
- * degradation rate (60-68% from round 2, published 50-55.6%), its average rank drop (about
- * 4,300, published about 7,500), Flan below Human at round 8 and DAR's round-10 gain on Flan
- * (8.0-8.3, published at most 7.61) are still missed.
+ * `deno task calibrate`; data seeds 1 and 2, all 2,064 dialogues per benchmark, exact ranking
+ * over the 50,000-image corpus): 24 of the 42 published baseline targets met on both seeds.
+ * ChatIR's curves meet the table; still missed: DAR's degradation rate (58-69% from round 2,
+ * published 50-55.6%), its average rank drop (about 4,200, published about 7,500), DAR − ChatIR
+ * at round 0 (+2.2/+3.3, on par: −1..+2), DAR's round-10 gain on Human and Flan (6.9-9.3, at
+ * most 8.1), ChatGPT − Human at round 10 on seed 2 (4.4, 0..4) and Flan below Human at round 8.
  *
  * **Splits.** The four benchmarks share the same targets in the same order and the same round 0
  * (one caption, one generation from it) and differ only in how their later rounds go; their
