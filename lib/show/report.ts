@@ -35,7 +35,7 @@ export interface ReportOptions {
   settings?: Record<string, unknown>;
   /**
    * A Markdown file with the calibration table of the synthetic data; included when it exists
-   * (default: the first of `data/calibration.md`, `data/cache/calibration.md` that exists).
+   * (default: `data/calibration/report.md`, written by `deno task calibrate`).
    */
   calibration?: string;
   /** Date shown (default: now). */
@@ -132,9 +132,7 @@ export function machineLine(): string {
 }
 
 function _calibration(path?: string): { path: string; text: string } | undefined {
-  const candidates = path
-    ? [path]
-    : [`${DATA_DIR}/calibration.md`, `${DATA_DIR}/cache/calibration.md`];
+  const candidates = path ? [path] : [`${DATA_DIR}/calibration/report.md`];
   for (const p of candidates) {
     try {
       return { path: p, text: Deno.readTextFileSync(p) };

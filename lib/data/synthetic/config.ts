@@ -69,9 +69,9 @@ export interface SyntheticConfig {
   corpusSize: number;
   /** Dialogues per benchmark split (all four share the same targets in the same order). */
   benchSize: number;
-  /** Dialogues in the `train` split (VisDial-like dialogues, targets disjoint from the rest). */
+  /** Dialogues in the `train` split (VisDial-like; targets are images of its own pool, not the corpus). */
   trainSize: number;
-  /** Dialogues in the `val` split (VisDial-like dialogues, targets disjoint from the rest). */
+  /** Dialogues in the `val` split (VisDial-like; targets are images of its own pool, not the corpus). */
   valSize: number;
 
   /** Size of the concept vocabulary (objects, scene types, actions). */
@@ -135,10 +135,20 @@ export interface SyntheticConfig {
   genOffScene: number;
   /** Probability a generation is completely off-scene, hard targets. */
   genOffSceneHard: number;
+  /** Added to the off-scene probability per dialogue word beyond the caption (long prompts fail). */
+  genOffScenePerWord: number;
+  /** Cap of the off-scene probability, however long the dialogue. */
+  genOffSceneMax: number;
   /** Probability each revealed concept is dropped from a generation, easy targets. */
   genDrop: number;
   /** Probability each revealed concept is dropped from a generation, hard targets. */
   genDropHard: number;
+  /** Added to the drop probability per dialogue word beyond the caption (capped at 0.95). */
+  genDropPerWord: number;
+  /** Share of the text's persistent misreading that the generation inherits (it reads the same text). */
+  genSharedErr: number;
+  /** Words beyond the caption over which the inherited misreading ramps in (1 − e^(−words/this)). */
+  genSharedErrWords: number;
   /** Foreign concepts hallucinated into each generation. */
   genHallucinations: number;
   /** Probability a hallucination is fresh (else the dialogue's persistent misreading). */
@@ -195,8 +205,8 @@ const DEFAULT: Omit<SyntheticConfig, "preset" | "seed"> = {
   textAttrMisalign: 1.5,
   textAttrWeight: 0.3,
   gapDims: 8,
-  textGap: 2.3,
-  textNoise: 0.53,
+  textGap: 5.0,
+  textNoise: 0.57,
   textNoisePerWord: 0.002,
   textNoiseFresh: 0.2,
   textNoiseShape: 1.5,
@@ -205,18 +215,23 @@ const DEFAULT: Omit<SyntheticConfig, "preset" | "seed"> = {
 
   genHardFrac: 0.3,
   genOffScene: 0.03,
-  genOffSceneHard: 0.4,
-  genDrop: 0.5,
-  genDropHard: 0.6,
+  genOffSceneHard: 0.06,
+  genOffScenePerWord: 0.004,
+  genOffSceneMax: 1,
+  genDrop: 0.15,
+  genDropHard: 0.3,
+  genDropPerWord: 0,
+  genSharedErr: 1.8,
+  genSharedErrWords: 20,
   genHallucinations: 4,
   genHallucFresh: 0.3,
-  genHallucWeight: 2.0,
-  genHallucWeightHard: 2.0,
+  genHallucWeight: 0.5,
+  genHallucWeightHard: 1.5,
   genSceneCompletion: 0.3,
   genCompletionWeight: 0.5,
   genRandomAttrs: 6,
   genAttrWeight: 0.8,
-  genNoise: 0.5,
+  genNoise: 0.3,
   genGap: 0.2,
 
   profiles: BENCHMARK_PROFILES,
@@ -287,11 +302,11 @@ export function validateConfig(cfg: SyntheticConfig): void {
       `rounds = ${cfg.rounds} but the dialogue profiles cover ${cfg.profiles.visdial.open.length}`,
     );
   }
-  const need = cfg.benchSize + cfg.trainSize + cfg.valSize;
-  if (need > cfg.corpusSize) {
-    bad(
-      `benchSize + trainSize + valSize = ${need} distinct targets exceed corpusSize ${cfg.corpusSize}`,
-    );
+  if (cfg.benchSize > cfg.corpusSize) {
+    bad(`benchSize ${cfg.benchSize} distinct targets exceed corpusSize ${cfg.corpusSize}`);
+  }
+  for (const k of ["trainSize", "valSize"] as const) {
+    if (!Number.isInteger(cfg[k]) || cfg[k] < 0) bad(`${k} must be an integer >= 0`);
   }
   if (cfg.captionConcepts > cfg.conceptsPerImage) bad("captionConcepts > conceptsPerImage");
   if (cfg.conceptsPerImage > cfg.concepts) bad("conceptsPerImage > concepts");

@@ -43,6 +43,8 @@ Deno.test("synthetic: same seed gives the same bytes, another seed other bytes",
     for (const k of ["text", "gen", "target"] as const) {
       assert.ok(_equalBytes(small.splits[name][k], again.splits[name][k]), `${name}.${k} differs`);
     }
+    const [p, p2] = [small.splits[name].images, again.splits[name].images];
+    assert.ok(p === p2 || (p && p2 && _equalBytes(p, p2)), `${name}.images differs`);
   }
   const other = generateSynthetic(syntheticConfig("small", 8));
   assert.ok(!_equalBytes(small.corpus, other.corpus), "corpus equal across seeds");
@@ -72,7 +74,8 @@ Deno.test("synthetic: shapes, unit norms, splits and targets", () => {
     assert.equal(s.gen.length, sizes[name] * R * d);
     norms(s.text, `${name}.text`);
     norms(s.gen, `${name}.gen`);
-    for (const t of s.target) assert.ok(t >= 0 && t < cfg.corpusSize, `${name} target ${t}`);
+    const nT: number = s.images ? s.images.length / d : cfg.corpusSize;
+    for (const t of s.target) assert.ok(t >= 0 && t < nT, `${name} target ${t}`);
   }
   // The benchmarks share targets (same order) and round 0; train, val and benchmarks are disjoint.
   const ref = small.splits.visdial;
@@ -80,11 +83,51 @@ Deno.test("synthetic: shapes, unit norms, splits and targets", () => {
     assert.ok(_equalBytes(small.splits[b].target, ref.target), `${b} targets differ from visdial`);
     assert.ok(_equalBytes(small.splits[b].text.subarray(0, d), ref.text.subarray(0, d)));
   }
-  const seen = new Set<number>();
-  for (const name of ["visdial", "train", "val"]) {
-    for (const t of small.splits[name].target) {
-      assert.ok(!seen.has(t), `target ${t} appears twice across visdial/train/val`);
-      seen.add(t);
+  // train and val target their own pools; the benchmarks target the corpus.
+  for (const b of BENCHMARKS) assert.equal(small.splits[b].images, undefined);
+  for (const name of ["train", "val"]) {
+    const s = small.splits[name];
+    assert.equal(s.images?.length, sizes[name] * d, `${name} pool size`);
+    norms(s.images!, `${name}.images`);
+  }
+});
+
+Deno.test("synthetic: training pools are images of the world that are not in the corpus", () => {
+  const { dim: d, corpus } = small;
+  const rows = new Set<string>();
+  for (let o = 0; o < corpus.length; o += d) rows.add(corpus.subarray(o, o + d).join(","));
+  for (const name of ["train", "val"]) {
+    const pool = small.splits[name].images!;
+    for (let o = 0; o < pool.length; o += d) {
+      assert.ok(
+        !rows.has(pool.subarray(o, o + d).join(",")),
+        `${name} pool row ${o / d} in corpus`,
+      );
+    }
+  }
+  // Same world: a train dialogue's round-10 text is closer to its pool image than to the corpus
+  // image with the same index, on average.
+  const s = small.splits.train;
+  const R = small.rounds;
+  let own = 0;
+  let other = 0;
+  for (let q = 0; q < s.target.length; q++) {
+    for (let i = 0; i < d; i++) {
+      const t = s.text[(q * R + R - 1) * d + i];
+      own += t * s.images![s.target[q] * d + i];
+      other += t * corpus[s.target[q] * d + i];
+    }
+  }
+  assert.ok(own > other + 0.05 * s.target.length, `own ${own} vs other ${other}`);
+});
+
+Deno.test("synthetic: the pools change no corpus or benchmark byte", () => {
+  const only = generateSynthetic(syntheticConfig("small", 7), { benchmarksOnly: true });
+  assert.ok(_equalBytes(only.corpus, small.corpus), "corpus differs without the pools");
+  assert.deepEqual(Object.keys(only.splits).sort(), [...BENCHMARKS].sort());
+  for (const b of BENCHMARKS) {
+    for (const k of ["text", "gen", "target"] as const) {
+      assert.ok(_equalBytes(only.splits[b][k], small.splits[b][k]), `${b}.${k} differs`);
     }
   }
 });
@@ -125,7 +168,9 @@ Deno.test("synthetic: config hash is stable and sees every knob", async () => {
   assert.notEqual(await configHash(a), await configHash({ ...a, genNoise: a.genNoise + 0.1 }));
   assert.equal(stableJson({ b: 1, a: [1, { d: 2, c: 3 }] }), '{"a":[1,{"c":3,"d":2}],"b":1}');
   assert.throws(() => syntheticConfig("nope"), /unknown preset 'nope'/);
-  assert.throws(() => syntheticConfig("small", 0, { trainSize: 10_000 }), /exceed corpusSize/);
+  assert.throws(() => syntheticConfig("small", 0, { benchSize: 10_000 }), /exceed corpusSize/);
+  // Training pools are extra images: a large train split is fine.
+  syntheticConfig("small", 0, { trainSize: 10_000 });
 });
 
 Deno.test("synthetic: ensureSyntheticBundle writes a loadable bundle, then uses the cache", async () => {
@@ -141,8 +186,10 @@ Deno.test("synthetic: ensureSyntheticBundle writes a loadable bundle, then uses 
     assert.equal(b.corpusSize, 300);
     assert.equal(b.splits.flan_alpaca_xxl_blip2.count, 8);
     assert.equal(b.manifest.config_hash, first.hash);
-    // until the generator emits train/val image pools (branch calib), the only warning is theirs
-    assert.deepEqual(b.warnings.filter((w) => !/no image pool/.test(w)), []);
+    assert.equal(b.manifest.splits.train.images, "train_images.npy");
+    assert.equal(b.manifest.splits.val.images, "val_images.npy");
+    assert.equal(b.manifest.splits.visdial.images, undefined);
+    assert.deepEqual(b.warnings, []);
     const third = await ensureSyntheticBundle({ preset: "small", seed: 2, dir, overrides });
     assert.equal(third.cached, false, "another seed must regenerate");
   } finally {
