@@ -15,6 +15,7 @@ Deno.test("parseReproArgs reads the config and refuses unknown options", () => {
   const a = parseReproArgs(["--preset", "small", "--seed", "3", "--set", "lr=1e-4"]);
   assert.deepEqual(a.config, {
     seed: 3,
+    seeds: [3],
     preset: "small",
     data: undefined,
     trainPreset: "repro",
@@ -22,6 +23,8 @@ Deno.test("parseReproArgs reads the config and refuses unknown options", () => {
   });
   assert.equal(a.notebooks, true);
   assert.deepEqual(parseReproArgs(["--seeds", "0, 1,2"]).config.seeds, [0, 1, 2]);
+  assert.deepEqual(parseReproArgs([]).config.seeds, [0, 1, 2], "three training seeds by default");
+  assert.deepEqual(parseReproArgs(["--seed", "4"]).config.seeds, [4], "--seed alone: one head");
   assert.throws(() => parseReproArgs(["--seeds", "0,x"]), /integers separated by commas/);
   assert.throws(() => parseReproArgs(["--sed", "3"]), /unknown/);
   assert.throws(() => parseReproArgs(["--seed", "x"]), /integer/);
@@ -47,6 +50,8 @@ Deno.test({
           "small",
           "--set",
           "epochs=2",
+          "--seeds",
+          "0,1",
           "--notebooks-out",
           `${tmp}/notebooks`,
         ],
