@@ -286,3 +286,41 @@ export function darDegradationTable(
   });
   return rows;
 }
+
+/** Summary of the report's targets whose id starts with a prefix (see {@linkcode targetGroups}). */
+export interface TargetGroup {
+  /** What the group is (the caller's words). */
+  group: string;
+  /** Id prefix of the targets. */
+  prefix: string;
+  /** Targets met on every seed / in the group. */
+  met: string;
+  /** The published values of the group (distinct). */
+  published: string;
+  /** Our smallest and largest value over the group's targets and the data seeds. */
+  ours: string;
+}
+
+/**
+ * Per group of targets (`[group, idPrefix]`), how many are met and the range of our values over
+ * those targets and every data seed: the numbers behind the notebook's "what shaped what" text.
+ */
+export function targetGroups(
+  rep: CalibrationReport,
+  groups: [group: string, prefix: string][],
+  digits = 1,
+): TargetGroup[] {
+  return groups.map(([group, prefix]) => {
+    const rows = rep.rows.filter((r) => r.id.startsWith(prefix));
+    if (rows.length === 0) throw new Error(`targetGroups: no target id starts with "${prefix}"`);
+    const vals = rows.flatMap((r) => Object.values(r.values));
+    const lo = Math.min(...vals), hi = Math.max(...vals);
+    return {
+      group,
+      prefix,
+      met: `${rows.filter((r) => r.met).length} of ${rows.length}`,
+      published: [...new Set(rows.map((r) => r.published))].join("; "),
+      ours: lo === hi ? fmt(lo, digits) : `${fmt(lo, digits)} .. ${fmt(hi, digits)}`,
+    };
+  });
+}

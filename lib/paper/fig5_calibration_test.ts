@@ -9,6 +9,7 @@ import {
   parseCalibrationReport,
   publishedBaselines,
   readCalibrationReport,
+  targetGroups,
 } from "./fig5_calibration.ts";
 import type { PaperReference } from "./reference.ts";
 
@@ -138,4 +139,17 @@ Deno.test("darDegradationTable: band verdicts from round 2 on and the 2..10 mean
   assert.equal(rows[4]["DAR degraded %"], "55.0");
   assert.equal(rows[4]["rate in band"], "no");
   assert.equal(rows[4]["DAR rank drop"], "5000 (published 5000 .. 10000: yes)");
+});
+
+Deno.test("targetGroups: met count, published values and our range per id prefix", () => {
+  const g = targetGroups(report(), [["round 0", "a"], ["rate", "b"]]);
+  assert.deepEqual(g[0], {
+    group: "round 0",
+    prefix: "a",
+    met: "1 of 1",
+    published: "63.61",
+    ours: "62.3 .. 63.7",
+  });
+  assert.equal(g[1].met, "0 of 1");
+  assert.throws(() => targetGroups(report(), [["none", "zzz"]]), /no target id starts with "zzz"/);
 });
