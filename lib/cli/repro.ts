@@ -117,13 +117,13 @@ export async function runRepro(
       config.preset === REPRO_DEFAULTS.preset &&
       config.trainPreset === REPRO_DEFAULTS.trainPreset &&
       Object.keys(config.trainSet).length === 0;
-    // 00 and 02 take no data config; the figure notebooks take the config as parameters; 06
-    // (small data by default, to train in a minute) always gets it, so that it shows the run
-    // the figures come from
+    // 00 and 02 take no data config; the figure notebooks and 05 (calibration) take the config
+    // as parameters; 06 (small data by default, to train in a minute) always gets it, so that it
+    // shows the run the figures come from
     await step("notebooks", async () => {
       await runNotebooks({ names: ["00", "02"], outDir: notebooksOut });
       await runNotebooks({
-        names: ["01", "03", "04"],
+        names: ["01", "03", "04", "05"],
         params: isDefault ? [] : params,
         outDir: notebooksOut,
       });
