@@ -154,7 +154,7 @@ const MARKERS = ["diamond", "x", "star", "triangle-up"];
 
 /**
  * ChatIR and DAR cumulative Hits@10 per round, one panel per benchmark, with the published
- * ChatIR points as black markers and DAR's "up to N points over ChatIR at round 10" as a red
+ * ChatIR points as black markers (one symbol per source) and DAR's "up to N points over ChatIR at round 10" as a red
  * segment from our ChatIR value at round 10 to that value plus N.
  */
 export function calibrationFigure(
@@ -165,6 +165,7 @@ export function calibrationFigure(
   // deno-lint-ignore no-explicit-any
   const data: Record<string, any>[] = [];
   const seen = new Set<string>();
+  const symbols = new Map<string, string>();
   panels.forEach((p, i) => {
     const ax = i === 0 ? "" : String(i + 1);
     const axes = { xaxis: `x${ax}`, yaxis: `y${ax}` };
@@ -185,8 +186,9 @@ export function calibrationFigure(
       });
     }
     const pub = published[p.benchmark];
-    pub?.chatir.forEach((pts, j) => {
+    pub?.chatir.forEach((pts) => {
       const name = `published: ${pts.label}`;
+      if (!symbols.has(name)) symbols.set(name, MARKERS[symbols.size % MARKERS.length]);
       data.push({
         type: "scatter",
         mode: "markers",
@@ -195,7 +197,7 @@ export function calibrationFigure(
         showlegend: !seen.has(name),
         x: pts.rounds,
         y: pts.values,
-        marker: { symbol: MARKERS[j % MARKERS.length], color: "#000", size: 8 },
+        marker: { symbol: symbols.get(name), color: "#000", size: 8 },
         ...axes,
       });
       seen.add(name);

@@ -120,6 +120,7 @@ Deno.test("calibrationFigure: ours per method per panel, published markers, DAR'
   const markers = fig.data.filter((d) => d.mode === "markers");
   assert.equal(markers.length, 3);
   assert.equal(markers.filter((d) => d.showlegend).length, 2);
+  assert.deepEqual(markers.map((d) => d.marker.symbol), ["diamond", "x", "diamond"]);
   const seg = fig.data.filter((d) => d.legendgroup === "dar_gain");
   assert.equal(seg.length, 2);
   assert.deepEqual(seg[0].x, [2, 2]);
