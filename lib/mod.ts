@@ -121,6 +121,15 @@ export { architectureFigure, fig2Comparison } from "./paper/fig2_architecture.ts
 export { type AdaMinusDar, fig3Comparison, hitsFigure } from "./paper/fig3_hits.ts";
 export { fig4Comparison, gateFigure, type Trend } from "./paper/fig4_gate.ts";
 export {
+  calibrationFigure,
+  calibrationSummary,
+  calibrationTable,
+  darDegradationTable,
+  missedTargets,
+  readCalibrationReport,
+  targetGroups,
+} from "./paper/fig5_calibration.ts";
+export {
   type ComparisonRow,
   meanOverSeeds,
   meanSd,

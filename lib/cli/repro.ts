@@ -121,13 +121,13 @@ export async function runRepro(
       ...(config.data ? [`config.data=${JSON.stringify(config.data)}`] : []),
       ...(config.seeds ? [`config.seeds=${JSON.stringify(config.seeds)}`] : []),
     ];
-    // 00 and 02 take no data config; the figure notebooks take the config as parameters (so
-    // that they show the runs the steps above made); 06 (small data by default, to train in a
-    // minute) gets it too, so that it shows the run the figures come from
+    // 00 and 02 take no data config; the figure notebooks and 05 (calibration) take the config
+    // as parameters (so that they show the runs the steps above made); 06 (small data by default,
+    // to train in a minute) gets it too, so that it shows the run the figures come from
     await step("notebooks", async () => {
       await runNotebooks({ names: ["00", "02"], outDir: notebooksOut });
       await runNotebooks({
-        names: ["01", "03", "04"],
+        names: ["01", "03", "04", "05"],
         params,
         outDir: notebooksOut,
       });

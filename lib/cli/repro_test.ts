@@ -67,7 +67,15 @@ Deno.test({
       const log = new TextDecoder().decode(res.stderr);
       assert.equal(res.code, 0, log.slice(-3000));
       const figs = [...Deno.readDirSync(`${tmp}/figures`)].map((e) => e.name).sort();
-      for (const f of ["01_degradation", "02_architecture", "03_hits_at_10", "04_gate_vs_cosine"]) {
+      for (
+        const f of [
+          "01_degradation",
+          "02_architecture",
+          "03_hits_at_10",
+          "04_gate_vs_cosine",
+          "05_calibration",
+        ]
+      ) {
         for (const ext of ["svg", "png", "html"]) {
           assert.ok(figs.includes(`${f}.${ext}`), `${f}.${ext}`);
         }
@@ -83,6 +91,9 @@ Deno.test({
         assert.match(last, /quantity.*paper.*ours.*holds/s, `${nb}: paper-vs-ours table`);
         assert.ok(!JSON.stringify(cells).includes('"output_type": "error"'), `${nb}: an error`);
       }
+      const calib = await Deno.readTextFile(`${tmp}/notebooks/05_calibration.ipynb`);
+      assert.ok(!calib.includes('"output_type": "error"'), "05_calibration: an error");
+      assert.match(calib, /met \d+ of \d+ on data seeds/, "05_calibration: the summary line");
       // the notebooks in notebooks/ were not touched
       for (const [name, text] of before) {
         assert.equal(await Deno.readTextFile(`${ROOT}/notebooks/${name}`), text, name);
