@@ -97,6 +97,15 @@ export async function runNotebooks(opts: NotebookRunOptions = {}): Promise<strin
     }
     done.push(out);
   }
+  // the executed notebooks are committed: leave them as `deno fmt` (the style check) wants them
+  const fmt = await new Deno.Command(`${ROOT}/node_modules/.bin/deno`, {
+    args: ["fmt", "--quiet", ...done],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!fmt.success) {
+    throw new Error(`deno fmt of ${done.join(", ")}: ${new TextDecoder().decode(fmt.stderr)}`);
+  }
   return done;
 }
 
