@@ -1,6 +1,10 @@
 /**
  * lib/bench/: the GPU check behind `deno task gpu-check` (lib/cli/gpu_check.ts).
  *
+ * Over 400 lines as one file: the adapter probe, the two step timers and the PyTorch/CUDA run are
+ * the parts of the one report {@linkcode runGpuCheck} assembles, and share its options and row
+ * types.
+ *
  * Reports the WebGPU adapter Deno finds (vendor, architecture, device, description, the limits
  * that bound the head's products) and whether it is a software rasteriser (Mesa's
  * lavapipe/llvmpipe/softpipe, SwiftShader, or any adapter flagged as a fallback); times training

@@ -1,0 +1,242 @@
+/**
+ * The dialogues of the synthetic benchmark (the latent model is described in generator.ts): one
+ * dialogue's priors, the caption and the later rounds played after a benchmark's profile, the
+ * text encoder's embedding of what was revealed, and the diffusion model's rendering of it.
+ *
+ * @module
+ */
+import type { Rng } from "../../runtime/rng.ts";
+import type { DialogueProfile } from "./config.ts";
+import type { SyntheticLatent, SyntheticSplit } from "./generator.ts";
+import { _axpy, _normalize, _unitImage, type _World, _zipf } from "./world.ts";
+/** What the dialogues of the four benchmarks share for one target: round 0 and the priors. */
+export interface _Prior {
+  hard: boolean;
+  err: Float64Array; // persistent text-encoder error (a decoy scene + isotropic), unit
+  captionAttr: number; // attribute slot named by the caption, or -1
+  errScale: number; // how hard this image is to describe: scales the encoder error
+  halluc: Int32Array; // concepts the diffusion model tends to hallucinate for this dialogue
+}
+
+/** Scratch buffers for one dialogue. */
+export interface _Scratch {
+  rc: Float64Array; // revealed weight per concept slot
+  ra: Float64Array; // revealed weight per attribute slot
+  order: Int32Array; // order in which concept slots get asked about
+  aorder: Int32Array; // order in which attribute slots get revealed
+  v1: Float64Array;
+  v2: Float64Array;
+  v3: Float64Array;
+}
+
+export function _prior(w: _World, rng: Rng): _Prior {
+  const { cfg, d, k } = w;
+  // The persistent error: the description also fits a decoy scene, plus unstructured error.
+  const err = new Float64Array(d);
+  const iso = new Float64Array(d);
+  const p = rng.int(w.nProtos);
+  for (let s = 0; s < k; s++) {
+    _axpy(err, rng.gamma(cfg.salienceShape), w.Ut, w.protos[p * k + s] * d, d);
+  }
+  _normalize(err, d);
+  _unitImage(rng, iso, 0, d, w.dI);
+  for (let i = 0; i < d; i++) err[i] += cfg.textErrIso * iso[i];
+  // The diffusion model's persistent misreadings of this dialogue.
+  const halluc = new Int32Array(cfg.genHallucinations);
+  for (let h = 0; h < halluc.length; h++) halluc[h] = _zipf(rng, w.zipfCdf);
+  _normalize(err, d);
+  const errScale = rng.gamma(cfg.textNoiseShape) / cfg.textNoiseShape;
+  const hard = rng.uniform() < cfg.genHardFrac;
+  const captionAttr = rng.uniform() < cfg.captionAttrProb ? rng.int(w.J) : -1;
+  return { hard, err, errScale, captionAttr, halluc };
+}
+
+export function _text(
+  w: _World,
+  n: number,
+  pr: _Prior,
+  sc: _Scratch,
+  words: number,
+  rng: Rng,
+): void {
+  const { cfg, d, k, J } = w;
+  const sem = sc.v1;
+  const att = sc.v2;
+  const err = sc.v3;
+  sem.fill(0);
+  att.fill(0);
+  // The signal is measured against the whole image: it grows as more content is revealed.
+  let full = 0;
+  for (let s = 0; s < k; s++) {
+    const sal = w.sal[n * k + s];
+    full += sal * sal;
+    if (sc.rc[s] > 0) _axpy(sem, sc.rc[s] * sal, w.Ut, w.S[n * k + s] * d, d);
+  }
+  for (let j = 0; j < J; j++) {
+    if (sc.ra[j] > 0) _axpy(att, sc.ra[j], w.At, w.attr[n * J + j] * d, d);
+  }
+  const semScale = 1 / Math.sqrt(full);
+  const attScale = cfg.textAttrWeight / Math.sqrt(J);
+  for (let i = 0; i < d; i++) sem[i] = sem[i] * semScale + att[i] * attScale;
+  // The fresh error: a few concepts misread this round.
+  err.fill(0);
+  for (let m = 0; m < cfg.textFreshConcepts; m++) _axpy(err, 1, w.Ut, _zipf(rng, w.zipfCdf) * d, d);
+  _normalize(err, d);
+  const f = cfg.textNoiseFresh;
+  for (let i = 0; i < d; i++) err[i] = (1 - f) * pr.err[i] + f * err[i];
+  _normalize(err, d);
+  const sigma = pr.errScale * (cfg.textNoise + cfg.textNoisePerWord * words);
+  for (let i = 0; i < d; i++) sem[i] += cfg.textGap * w.gap[i] + sigma * err[i];
+  _normalize(sem, d);
+}
+
+/**
+ * Renders one generation into `sc.v1` from a dialogue of `words` words; returns whether it went
+ * off-scene. Failures grow with the words beyond the caption (long, conflicting prompts).
+ */
+export function _generate(
+  w: _World,
+  n: number,
+  pr: _Prior,
+  sc: _Scratch,
+  words: number,
+  rng: Rng,
+): boolean {
+  const { cfg, d, k, J } = w;
+  const sem = sc.v1;
+  const att = sc.v2;
+  const noise = sc.v3;
+  sem.fill(0);
+  att.fill(0);
+  const extra = Math.max(0, words - cfg.captionWords);
+  const pOff = Math.min(
+    cfg.genOffSceneMax,
+    (pr.hard ? cfg.genOffSceneHard : cfg.genOffScene) + cfg.genOffScenePerWord * extra,
+  );
+  const off = rng.uniform() < pOff;
+  if (off) {
+    // A different scene altogether: another prototype, with its own made-up attributes.
+    let p = rng.int(w.nProtos);
+    if (p === w.proto[n] && w.nProtos > 1) p = (p + 1) % w.nProtos;
+    for (let s = 0; s < k; s++) {
+      _axpy(sem, rng.gamma(cfg.salienceShape), w.U, w.protos[p * k + s] * d, d);
+    }
+    for (let j = 0; j < J; j++) _axpy(att, 1, w.A, rng.int(cfg.attributes) * d, d);
+  } else {
+    const drop = Math.min(
+      0.95,
+      (pr.hard ? cfg.genDropHard : cfg.genDrop) + cfg.genDropPerWord * extra,
+    );
+    for (let s = 0; s < k; s++) {
+      if (sc.rc[s] > 0 && rng.uniform() >= drop) {
+        _axpy(sem, sc.rc[s] * w.sal[n * k + s], w.U, w.S[n * k + s] * d, d);
+      }
+    }
+    // Scene completion: typical concepts of the scene that the dialogue has not named.
+    const p = w.proto[n];
+    for (let s = 0; s < k; s++) {
+      const c = w.protos[p * k + s];
+      let named = false;
+      for (let t = 0; t < k; t++) if (sc.rc[t] > 0 && w.S[n * k + t] === c) named = true;
+      if (!named && rng.uniform() < cfg.genSceneCompletion) {
+        _axpy(sem, cfg.genCompletionWeight * cfg.salienceShape, w.U, c * d, d);
+      }
+    }
+    const hw = pr.hard ? cfg.genHallucWeightHard : cfg.genHallucWeight;
+    for (let h = 0; h < cfg.genHallucinations; h++) {
+      const c = rng.uniform() < cfg.genHallucFresh ? _zipf(rng, w.zipfCdf) : pr.halluc[h];
+      _axpy(sem, hw * cfg.salienceShape * rng.gamma(2) / 2, w.U, c * d, d);
+    }
+    for (let j = 0; j < J; j++) {
+      if (sc.ra[j] > 0) _axpy(att, sc.ra[j], w.A, w.attr[n * J + j] * d, d);
+    }
+    for (let j = 0; j < cfg.genRandomAttrs; j++) _axpy(att, 1, w.A, rng.int(cfg.attributes) * d, d);
+    // The diffusion model reads the same dialogue text as the text encoder, so it shares the
+    // text's persistent misreading (the decoy scene), at `genSharedErr` times the text's error,
+    // ramping up with the words beyond the caption (a caption renders faithfully).
+    if (cfg.genSharedErr > 0) {
+      let full = 0;
+      for (let s = 0; s < k; s++) full += w.sal[n * k + s] * w.sal[n * k + s];
+      const sigma = pr.errScale * (cfg.textNoise + cfg.textNoisePerWord * words);
+      const ramp = 1 - Math.exp(-extra / cfg.genSharedErrWords);
+      _axpy(sem, cfg.genSharedErr * ramp * sigma * Math.sqrt(full), pr.err, 0, d);
+    }
+  }
+  _normalize(sem, d);
+  _normalize(att, d);
+  _unitImage(rng, noise, 0, d, w.dI);
+  for (let i = 0; i < d; i++) {
+    sem[i] += cfg.genAttrWeight * att[i] + cfg.genNoise * noise[i] + cfg.genGap * w.genGap[i];
+  }
+  _normalize(sem, d);
+  return off;
+}
+
+export function _store(out: Float32Array, off: number, v: Float64Array, d: number): void {
+  for (let i = 0; i < d; i++) out[off + i] = v[i];
+}
+
+/** Starts a dialogue: the caption's reveals and the order of later questions. */
+export function _startDialogue(w: _World, pr: _Prior, sc: _Scratch, rng: Rng): void {
+  const { cfg, k, J } = w;
+  sc.rc.fill(0);
+  sc.ra.fill(0);
+  for (let s = 0; s < cfg.captionConcepts; s++) sc.rc[s] = 1;
+  if (pr.captionAttr >= 0) sc.ra[pr.captionAttr] = 1;
+  // Later questions ask about the remaining concepts in random order.
+  for (let s = 0; s < k; s++) sc.order[s] = s;
+  rng.shuffle(sc.order.subarray(cfg.captionConcepts));
+  for (let j = 0; j < J; j++) sc.aorder[j] = j;
+  rng.shuffle(sc.aorder);
+}
+
+/** Plays rounds 1..rounds-1 of one dialogue, writing text and generation of each round. */
+export function _playRounds(
+  w: _World,
+  n: number,
+  pr: _Prior,
+  profile: DialogueProfile,
+  sc: _Scratch,
+  rng: Rng,
+  genRng: Rng,
+  split: SyntheticSplit,
+  latent: SyntheticLatent,
+  q: number,
+): void {
+  const { cfg, d, k, J } = w;
+  const R = cfg.rounds;
+  let next = cfg.captionConcepts;
+  let nextAttr = 0;
+  let words = cfg.captionWords;
+  for (let r = 1; r < R; r++) {
+    const u = rng.uniform();
+    const open = profile.open[r - 1];
+    if (u < open) {
+      if (next < k) sc.rc[sc.order[next++]] = 1;
+      if (rng.uniform() < cfg.openAttrProb) {
+        while (nextAttr < J && sc.ra[sc.aorder[nextAttr]] > 0) nextAttr++;
+        if (nextAttr < J) sc.ra[sc.aorder[nextAttr++]] = 1;
+      }
+    } else if (u < open + profile.yesno[r - 1]) {
+      if (next < k) sc.rc[sc.order[next++]] = cfg.yesnoWeight;
+    }
+    words += profile.words[r - 1];
+    const off = (q * R + r) * d;
+    _text(w, n, pr, sc, words, rng);
+    _store(split.text, off, sc.v1, d);
+    latent.offScene[q * R + r] = _generate(w, n, pr, sc, words, genRng) ? 1 : 0;
+    _store(split.gen, off, sc.v1, d);
+  }
+}
+
+export function _scratch(w: _World): _Scratch {
+  return {
+    rc: new Float64Array(w.k),
+    ra: new Float64Array(w.J),
+    order: new Int32Array(w.k),
+    aorder: new Int32Array(w.J),
+    v1: new Float64Array(w.d),
+    v2: new Float64Array(w.d),
+    v3: new Float64Array(w.d),
+  };
+}
