@@ -7,8 +7,8 @@
 import type { FigureSpec } from "../show/figures.ts";
 import { hitsCumulative } from "../eval/metrics.ts";
 import { pairedBootstrap } from "../eval/stats.ts";
-import { BENCHMARK_LABELS, isBenchmark } from "../data/benchmarks.ts";
 import {
+  benchmarkPanelsLayout,
   type ComparisonRow,
   fmt,
   fmtSeeds,
@@ -46,7 +46,6 @@ export function hitsFigure(
 ): FigureSpec {
   // deno-lint-ignore no-explicit-any
   const data: Record<string, any>[] = [];
-  const cols = 2;
   panels.forEach((p, i) => {
     const ax = i === 0 ? "" : String(i + 1);
     for (const [method, t] of Object.entries(p.methods)) {
@@ -96,30 +95,12 @@ export function hitsFigure(
       });
     }
   });
-  // deno-lint-ignore no-explicit-any
-  const layout: Record<string, any> = {
-    title: { text: `Cumulative Hits@${k} per round` },
-    grid: { rows: Math.ceil(panels.length / cols), columns: cols, pattern: "independent" },
-    legend: { orientation: "h", y: -0.12 },
-    annotations: panels.map((p, i) => ({
-      text: `(${"abcd"[i] ?? i}) ${
-        isBenchmark(p.benchmark) ? BENCHMARK_LABELS[p.benchmark] : p.benchmark
-      }`,
-      showarrow: false,
-      xref: `x${i === 0 ? "" : i + 1} domain`,
-      yref: `y${i === 0 ? "" : i + 1} domain`,
-      x: 0.02,
-      y: 0.98,
-      xanchor: "left",
-      yanchor: "top",
-    })),
-    margin: { t: 60 },
-  };
-  panels.forEach((_, i) => {
-    const ax = i === 0 ? "" : String(i + 1);
-    layout[`xaxis${ax}`] = { title: { text: "round" }, dtick: 2 };
-    layout[`yaxis${ax}`] = { title: { text: `Hits@${k} (%)` } };
-  });
+  const layout = benchmarkPanelsLayout(
+    `Cumulative Hits@${k} per round`,
+    panels.map((p) => p.benchmark),
+    k,
+    -0.12,
+  );
   return { data, layout };
 }
 

@@ -9,11 +9,11 @@
  */
 import type { FigureSpec } from "../show/figures.ts";
 import { hitsCumulative } from "../eval/metrics.ts";
-import { BENCHMARK_LABELS, isBenchmark } from "../data/benchmarks.ts";
 import { DATA_DIR } from "../runtime/paths.ts";
 import type { CalibrationReport } from "./calibration.ts";
 import type { DegradationSeries } from "./fig1_degradation.ts";
 import {
+  benchmarkPanelsLayout,
   fmt,
   METHOD_COLORS,
   METHOD_LABELS,
@@ -222,31 +222,7 @@ export function calibrationFigure(
       seen.add("dar_gain");
     }
   });
-  const cols = 2;
-  // deno-lint-ignore no-explicit-any
-  const layout: Record<string, any> = {
-    title: { text: title },
-    grid: { rows: Math.ceil(panels.length / cols), columns: cols, pattern: "independent" },
-    legend: { orientation: "h", y: -0.15 },
-    annotations: panels.map((p, i) => ({
-      text: `(${"abcd"[i] ?? i}) ${
-        isBenchmark(p.benchmark) ? BENCHMARK_LABELS[p.benchmark] : p.benchmark
-      }`,
-      showarrow: false,
-      xref: `x${i === 0 ? "" : i + 1} domain`,
-      yref: `y${i === 0 ? "" : i + 1} domain`,
-      x: 0.02,
-      y: 0.98,
-      xanchor: "left",
-      yanchor: "top",
-    })),
-    margin: { t: 60 },
-  };
-  panels.forEach((_, i) => {
-    const ax = i === 0 ? "" : String(i + 1);
-    layout[`xaxis${ax}`] = { title: { text: "round" }, dtick: 2 };
-    layout[`yaxis${ax}`] = { title: { text: `Hits@${k} (%)` } };
-  });
+  const layout = benchmarkPanelsLayout(title, panels.map((p) => p.benchmark), k, -0.15);
   return { data, layout };
 }
 

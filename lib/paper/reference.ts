@@ -8,6 +8,7 @@
  * @module
  */
 import { DATA_DIR } from "../runtime/paths.ts";
+import { BENCHMARK_LABELS, isBenchmark } from "../data/benchmarks.ts";
 
 /** One row of a paper-vs-ours table. */
 export interface ComparisonRow {
@@ -104,4 +105,41 @@ export interface RankTable {
   rounds: number;
   /** 0-based target ranks. */
   ranks: Int32Array;
+}
+
+/**
+ * The layout of a figure with one panel per benchmark (two columns, each panel labelled
+ * "(a) VisDial val" …, axes "round" and "Hits@k (%)"), shared by Figures 3 and 5.
+ */
+export function benchmarkPanelsLayout(
+  title: string,
+  benchmarks: string[],
+  k: number,
+  legendY: number,
+  cols = 2,
+  // deno-lint-ignore no-explicit-any
+): Record<string, any> {
+  // deno-lint-ignore no-explicit-any
+  const layout: Record<string, any> = {
+    title: { text: title },
+    grid: { rows: Math.ceil(benchmarks.length / cols), columns: cols, pattern: "independent" },
+    legend: { orientation: "h", y: legendY },
+    annotations: benchmarks.map((b, i) => ({
+      text: `(${"abcd"[i] ?? i}) ${isBenchmark(b) ? BENCHMARK_LABELS[b] : b}`,
+      showarrow: false,
+      xref: `x${i === 0 ? "" : i + 1} domain`,
+      yref: `y${i === 0 ? "" : i + 1} domain`,
+      x: 0.02,
+      y: 0.98,
+      xanchor: "left",
+      yanchor: "top",
+    })),
+    margin: { t: 60 },
+  };
+  benchmarks.forEach((_, i) => {
+    const ax = i === 0 ? "" : String(i + 1);
+    layout[`xaxis${ax}`] = { title: { text: "round" }, dtick: 2 };
+    layout[`yaxis${ax}`] = { title: { text: `Hits@${k} (%)` } };
+  });
+  return layout;
 }
