@@ -20,6 +20,11 @@ if [ ! -x node_modules/.bin/deno ] || [ ! -f "$stamp" ] || ! cmp -s package-lock
   cp package-lock.json "$stamp"
 fi
 
+# the interactive figures (figures/*.html) load one local copy of plotly.js, taken from the pinned
+# npm package; it is plotly's code, so it is copied here rather than committed
+plotly=node_modules/plotly.js-dist-min/plotly.min.js
+cmp -s "$plotly" figures/plotly.min.js 2>/dev/null || cp "$plotly" figures/plotly.min.js
+
 need=""
 for pkg in jupyter-nbconvert jupyter-notebook python3-nbclient python3-ipykernel chromium \
   fonts-dejavu-core mesa-vulkan-drivers libvulkan1 libopenblas0-pthread libdnnl2; do
