@@ -144,7 +144,9 @@ Deno.test("every committed notebook is executed, with clean outputs and its figu
   try {
     Deno.statSync(`${figuresDir}/plotly.min.js`);
   } catch {
-    problems.push("figures/plotly.min.js is missing (the HTML figures load it); run lib/tools/setup.sh");
+    problems.push(
+      "figures/plotly.min.js is missing (the HTML figures load it); run lib/tools/setup.sh",
+    );
   }
   assert.ok(problems.length === 0, `${problems.length} problems:\n${problems.join("\n")}`);
 });
