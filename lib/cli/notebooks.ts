@@ -97,9 +97,10 @@ export async function runNotebooks(opts: NotebookRunOptions = {}): Promise<strin
     }
     done.push(out);
   }
-  // the executed notebooks are committed: leave them as `deno fmt` (the style check) wants them
+  // the executed notebooks are committed: leave them as `deno fmt` formats them (with the
+  // project's line width; --no-config because deno.json keeps notebooks/ out of fmt --check)
   const fmt = await new Deno.Command(`${ROOT}/node_modules/.bin/deno`, {
-    args: ["fmt", "--quiet", ...done],
+    args: ["fmt", "--quiet", "--no-config", "--line-width", "100", ...done],
     stdout: "null",
     stderr: "piped",
   }).output();
