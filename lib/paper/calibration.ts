@@ -28,6 +28,7 @@ import { baseline, evaluateQueries } from "../eval/baselines.ts";
 import { averageRankDrop, degradationRate, hitsCumulative } from "../eval/metrics.ts";
 import { Rng } from "../runtime/rng.ts";
 import type { Split } from "../data/bundle.ts";
+import { paperReference } from "./reference.ts";
 
 /** Every statistic the calibration table needs, measured on one generated benchmark set. */
 export interface CalibrationStats {
@@ -65,22 +66,27 @@ export interface CalibrationTarget {
   value: (s: CalibrationStats) => number;
 }
 
-const VISDIAL_CHATIR = [
-  63.42,
-  67.54,
-  70.54,
-  73.01,
-  74.81,
-  76.79,
-  78.25,
-  79.51,
-  80.47,
-  80.86,
-  81.83,
-];
+/** The published ChatIR numbers of the table, read from `data/paper_reference.json`'s `baselines`. */
+function _published() {
+  const b = paperReference().baselines as unknown as Record<
+    string,
+    { value: number | number[]; tolerance: number }
+  >;
+  return {
+    r0: b.chatir_hits10_round0.value as number,
+    r0Tol: b.chatir_hits10_round0.tolerance,
+    visdial: b.chatir_visdial_cumulative.value as number[],
+    visdialTol: b.chatir_visdial_cumulative.tolerance,
+    chatgpt: b.chatir_chatgpt_blip2_rounds_2_5_10.value as number[],
+    chatgptTol: b.chatir_chatgpt_blip2_rounds_2_5_10.tolerance,
+    human5: b.chatir_human_blip2_round5.value as number,
+    human5Tol: b.chatir_human_blip2_round5.tolerance,
+  };
+}
 
 function _targets(): CalibrationTarget[] {
   const t: CalibrationTarget[] = [];
+  const pub = _published();
   const two = (
     id: string,
     label: string,
@@ -103,41 +109,42 @@ function _targets(): CalibrationTarget[] {
   two(
     "chatir_r0",
     "ChatIR Hits@10, round 0 (caption; the same on all four)",
-    "63.61",
+    `${pub.r0}`,
     "ChatIR §4.1",
-    61.61,
-    65.61,
+    pub.r0 - pub.r0Tol,
+    pub.r0 + pub.r0Tol,
     (s) => s.chatir.visdial[0],
   );
-  VISDIAL_CHATIR.forEach((v, r) =>
+  pub.visdial.forEach((v, r) =>
     two(
       `chatir_visdial_r${r}`,
       `ChatIR Hits@10, visdial, round ${r}`,
       `${v}`,
       "public BLIP reproduction of ChatIR on VisDial val",
-      v - 2.5,
-      v + 2.5,
+      v - pub.visdialTol,
+      v + pub.visdialTol,
       (s) => s.chatir.visdial[r],
     )
   );
-  for (const [r, v] of [[2, 73.5], [5, 78.3], [10, 81.3]]) {
+  for (const [i, r] of [2, 5, 10].entries()) {
+    const v = pub.chatgpt[i];
     two(
       `chatir_chatgpt_r${r}`,
       `ChatIR Hits@10, chatgpt_blip2, round ${r}`,
       `${v}`,
       "ChatIR §1, §4.2",
-      v - 2.5,
-      v + 2.5,
+      v - pub.chatgptTol,
+      v + pub.chatgptTol,
       (s) => s.chatir.chatgpt_blip2[r],
     );
   }
   two(
     "chatir_human_r5",
     "ChatIR Hits@10, human_blip2, round 5",
-    "75",
+    `${pub.human5}`,
     "ChatIR abstract",
-    72.5,
-    77.5,
+    pub.human5 - pub.human5Tol,
+    pub.human5 + pub.human5Tol,
     (s) => s.chatir.human_blip2[5],
   );
   two(
