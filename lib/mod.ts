@@ -137,3 +137,51 @@ export {
   paperReference,
   type RankTable,
 } from "./paper/reference.ts";
+
+// beyond the paper: ablations, the robustness landscape, the gate as a detector, the cases
+export { type SyntheticLatent } from "./data/synthetic/generator.ts";
+export { syntheticLatent } from "./data/synthetic/latent.ts";
+export { type RocCurve, rocCurve } from "./eval/roc.ts";
+export {
+  ABLATION_ROUNDS,
+  ABLATION_VARIANTS,
+  ablationComparison,
+  ablationConfig,
+  ablationFigure,
+  type AblationRow,
+  ablationTable,
+  type AblationVariant,
+  fullHeadMeanWeight,
+  runAblations,
+} from "./paper/ablations.ts";
+export {
+  cellKnobs,
+  type CellResult,
+  ROBUSTNESS_TRAIN_SET,
+  type RobustnessCell,
+  robustnessCells,
+  robustnessComparison,
+  robustnessFigure,
+  robustnessTable,
+  runRobustness,
+} from "./paper/robustness.ts";
+export {
+  detectorComparison,
+  detectorFigure,
+  type DetectorResult,
+  type DetectorRound,
+  detectorTable,
+  type DropShare,
+  runDetector,
+} from "./paper/gate_detector.ts";
+export {
+  type Case,
+  type CaseEvals,
+  type CaseFilter,
+  caseOf,
+  casesFigure,
+  caseTable,
+  findCases,
+  instructiveCases,
+  loadCases,
+} from "./paper/cases.ts";

@@ -28,7 +28,7 @@ import { trainOverridesFromSets } from "../train/config.ts";
 import { FIGURES_DIR, NOTEBOOKS_DIR } from "../runtime/paths.ts";
 import { renderReport, writeReport } from "../show/report.ts";
 import { trainingProgress } from "../show/progress.ts";
-import { parseArgs } from "./_args.ts";
+import { parseArgs, type ParsedArgs } from "./_args.ts";
 import { runNotebooks } from "./notebooks.ts";
 
 /**
@@ -41,17 +41,23 @@ const _USAGE = "usage: deno task repro [--preset default|small] [--seed N] [--se
   "[--data DIR] " +
   "[--train-preset NAME] [--set key=value ...] [--no-notebooks] [--notebooks-out DIR]";
 
-/** Parses the command line into a reproduction config. */
-export function parseReproArgs(
-  argv: string[],
-): { config: ReproConfig; notebooks: boolean; notebooksOut?: string } {
-  const a = parseArgs(argv, {
-    options: ["preset", "seed", "seeds", "data", "train-preset", "notebooks-out"],
-    repeated: ["set"],
-    flags: ["no-notebooks"],
-    usage: _USAGE,
-  });
-  if (a.help) throw new Error(_USAGE);
+/** The options every command that takes a reproduction config accepts. */
+export const REPRO_CONFIG_OPTIONS: readonly string[] = [
+  "preset",
+  "seed",
+  "seeds",
+  "data",
+  "train-preset",
+];
+
+/**
+ * The reproduction config of parsed arguments ({@linkcode REPRO_CONFIG_OPTIONS} and repeated
+ * `--set`): the training seeds are `--seeds`, else `--seed` alone, else `defaultSeeds`.
+ */
+export function reproConfigFromArgs(
+  a: ParsedArgs,
+  defaultSeeds: readonly number[] = REPRO_TRAINING_SEEDS,
+): ReproConfig {
   const seed = a.options.seed === undefined ? REPRO_DEFAULTS.seed : Number(a.options.seed);
   if (!Number.isInteger(seed)) throw new Error(`--seed '${a.options.seed}' must be an integer`);
   const seeds = a.options.seeds?.split(",").map((x) => Number(x.trim()));
@@ -61,15 +67,29 @@ export function parseReproArgs(
     );
   }
   return {
-    config: {
-      seed,
-      // training seeds: --seeds, else --seed alone, else the three of the reproduction
-      seeds: seeds ?? (a.options.seed === undefined ? [...REPRO_TRAINING_SEEDS] : [seed]),
-      preset: a.options.preset ?? REPRO_DEFAULTS.preset,
-      data: a.options.data,
-      trainPreset: a.options["train-preset"] ?? REPRO_DEFAULTS.trainPreset,
-      trainSet: trainOverridesFromSets(a.repeated.set),
-    },
+    seed,
+    // training seeds: --seeds, else --seed alone, else the defaults
+    seeds: seeds ?? (a.options.seed === undefined ? [...defaultSeeds] : [seed]),
+    preset: a.options.preset ?? REPRO_DEFAULTS.preset,
+    data: a.options.data,
+    trainPreset: a.options["train-preset"] ?? REPRO_DEFAULTS.trainPreset,
+    trainSet: trainOverridesFromSets(a.repeated.set ?? []),
+  };
+}
+
+/** Parses the command line into a reproduction config. */
+export function parseReproArgs(
+  argv: string[],
+): { config: ReproConfig; notebooks: boolean; notebooksOut?: string } {
+  const a = parseArgs(argv, {
+    options: [...REPRO_CONFIG_OPTIONS, "notebooks-out"],
+    repeated: ["set"],
+    flags: ["no-notebooks"],
+    usage: _USAGE,
+  });
+  if (a.help) throw new Error(_USAGE);
+  return {
+    config: reproConfigFromArgs(a),
     notebooks: !a.flags["no-notebooks"],
     notebooksOut: a.options["notebooks-out"],
   };

@@ -31,7 +31,7 @@ import type { DegradationSeries } from "./fig1_degradation.ts";
 import type { RankTable } from "./reference.ts";
 import { CACHE_DIR, readJsonIfExists, writeFileAtomic } from "../runtime/paths.ts";
 import { Rng } from "../runtime/rng.ts";
-import { ensureSynthetic } from "../data/synthetic/generator.ts";
+import { ensureSynthetic, type SyntheticConfig } from "../data/synthetic/generator.ts";
 import {
   type TrainConfig,
   trainConfig,
@@ -54,8 +54,13 @@ export interface ReproConfig {
   seeds?: number[];
   /** Synthetic data preset: `default` (the paper's sizes) or `small` (tests, quick looks). */
   preset: string;
-  /** A bundle folder of real embeddings; when set, `preset` is ignored. */
+  /** A bundle folder of real embeddings; when set, `preset` and `synthetic` are ignored. */
   data?: string;
+  /**
+   * Knobs of the synthetic generator to change from the preset's (e.g. `{genOffScene: 0.06}`);
+   * they are part of the bundle's cache key, so each setting is its own cached bundle.
+   */
+  synthetic?: Partial<SyntheticConfig>;
   /** Training preset of lib/train/config.ts (`repro` fits the time here; `default` = SPEC). */
   trainPreset: string;
   /** Fields of the training config to change (after the preset and the seed). */
@@ -116,7 +121,7 @@ function _base(path: string): string {
 export async function reproData(config: Partial<ReproConfig> = {}): Promise<string> {
   const c = _cfg(config);
   if (c.data) return c.data;
-  return await ensureSynthetic({ preset: c.preset, seed: c.seed });
+  return await ensureSynthetic({ preset: c.preset, seed: c.seed, overrides: c.synthetic });
 }
 
 /** A finished training run: its folder and the checkpoint selected on `val`. */

@@ -85,6 +85,7 @@
  */
 import { CACHE_DIR } from "../../runtime/paths.ts";
 import { writeBundle } from "../bundle.ts";
+import { writeLatentFiles } from "./_latent_files.ts";
 import { Rng } from "../../runtime/rng.ts";
 import { BENCHMARKS } from "../benchmarks.ts";
 import { _images, type _World, _world } from "./world.ts";
@@ -127,7 +128,10 @@ export interface GenerateOptions {
   benchmarksOnly?: boolean;
 }
 
-/** Latent truths of a split, for analyses (not written to bundles). */
+/**
+ * Latent truths of a split, for analyses: written beside the bundle in `latent/` (not part of the
+ * bundle format; see latent.ts).
+ */
 export interface SyntheticLatent {
   /** 1 where the target is hard to generate (hallucination-prone), per dialogue `[Q]`. */
   hard: Uint8Array;
@@ -398,6 +402,9 @@ export async function ensureSyntheticBundle(
       config_hash: hash,
     },
   });
+  for (const [name, l] of Object.entries(data.latent)) {
+    await writeLatentFiles(dir, name, data.rounds, l);
+  }
   log(`synthetic: done in ${secs()} s`);
   return { dir, cached: false, hash, seconds: (performance.now() - t0) / 1000 };
 }
