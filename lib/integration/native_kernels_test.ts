@@ -208,25 +208,28 @@ Deno.test("the data-parallel engine's shard step (forward and backward) matches 
   const B = 12, d = HEAD.dim!;
   const t = randomUnitRows(rng, B, d), g = randomUnitRows(rng, B, d);
   const dq = rng.fillNormal(new Float32Array(B * d));
-  const res = await modes(() => {
-    const head = FusionHead.create(HEAD, 5);
-    const step = new ShardStep(head);
-    const [tt, gg, dd] = [t, g, dq].map((x) => tf.tensor2d(x, [B, d]));
-    try {
-      const { q } = step.forward(tt as tf.Tensor2D, gg as tf.Tensor2D, null);
-      const out = [q.dataSync() as Float32Array];
-      q.dispose();
-      const grads = step.backward(dd as tf.Tensor2D);
-      for (const x of grads) out.push(x.dataSync() as Float32Array);
-      tf.dispose(grads);
-      return out;
-    } finally {
-      tf.dispose([tt, gg, dd]);
-      step.dispose();
-      head.dispose();
-    }
-  });
-  compare(res, 1e-4, "shard step");
+  // proj_only's backward has its own product (the output layer's input gradient into hc)
+  for (const variant of ["full", "proj_only"] as const) {
+    const res = await modes(() => {
+      const head = FusionHead.create({ ...HEAD, variant }, 5);
+      const step = new ShardStep(head);
+      const [tt, gg, dd] = [t, g, dq].map((x) => tf.tensor2d(x, [B, d]));
+      try {
+        const { q } = step.forward(tt as tf.Tensor2D, gg as tf.Tensor2D, null);
+        const out = [q.dataSync() as Float32Array];
+        q.dispose();
+        const grads = step.backward(dd as tf.Tensor2D);
+        for (const x of grads) out.push(x.dataSync() as Float32Array);
+        tf.dispose(grads);
+        return out;
+      } finally {
+        tf.dispose([tt, gg, dd]);
+        step.dispose();
+        head.dispose();
+      }
+    });
+    compare(res, 1e-4, `shard step (${variant})`);
+  }
 });
 
 Deno.test("same ranks with native products: the small bundle and a corpus ranked by workers", async () => {

@@ -138,16 +138,40 @@ Deno.test("train (parallel): the ablation variants train; an error mid-run stops
   const data = tinyTrainData(7);
   const root = await Deno.makeTempDir();
   try {
-    for (const variant of ["gate_only", "moe_only"]) {
-      const res = await train(data, _tinyConfig(["epochs=1", `model.variant="${variant}"`]), {
-        outDir: `${root}/${variant}`,
-        log: _quiet,
-      });
+    // [variant, its text weight in the log (null: learned by the gate), extra overrides]
+    const cases: [string, number | null, string[]][] = [
+      ["gate_only", null, []],
+      ["moe_only", 0.5, []],
+      ["proj_only", 0.5, []],
+      ["proj_only", 0.8, ["model.fixedTextWeight=0.8"]],
+    ];
+    for (const [variant, w, sets] of cases) {
+      const out = `${root}/${variant}${sets.length ? "_w" : ""}`;
+      const res = await train(
+        data,
+        _tinyConfig(["epochs=1", `model.variant="${variant}"`, ...sets]),
+        {
+          outDir: out,
+          log: _quiet,
+        },
+      );
       assert.equal(res.engine, "parallel");
-      const steps = (await _log(`${root}/${variant}`)).filter((l) => l.type === "step");
+      const steps = (await _log(out)).filter((l) => l.type === "step");
       assert.ok(steps.every((s) => Number.isFinite(s.loss)));
-      assert.equal(steps[0].expertLoad.length, variant === "gate_only" ? 0 : 2);
-      if (variant === "moe_only") assert.ok(steps.every((s) => Math.abs(s.gateMean - 0.5) < 1e-6));
+      assert.equal(steps[0].expertLoad.length, variant === "moe_only" ? 2 : 0);
+      if (w !== null) assert.ok(steps.every((s) => Math.abs(s.gateMean - w) < 1e-6), variant);
+      if (variant === "proj_only") {
+        const wt = await _weights(`${out}/last.safetensors`);
+        assert.deepEqual(Object.keys(wt).sort(), [
+          "image_projection_layer.bias",
+          "image_projection_layer.weight",
+          "logit_scale",
+          "output_layer.bias",
+          "output_layer.weight",
+          "text_projection_layer.bias",
+          "text_projection_layer.weight",
+        ]);
+      }
     }
     const before = tf.memory().numTensors;
     await assert.rejects(

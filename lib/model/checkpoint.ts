@@ -23,7 +23,8 @@
  * The other way round, `safetensors.torch.save_file({k: v.contiguous() for k, v in
  * model.state_dict().items()}, "head.safetensors")` writes a file {@linkcode loadCheckpoint}
  * reads (fp32, fp16 or bf16); sizes and variant are inferred from the shapes when there is no
- * config file.
+ * config file (a `fixedTextWeight` cannot be seen in shapes: it comes from the config file or
+ * the metadata, else it is the default 0.5).
  *
  * @module
  */
@@ -126,6 +127,7 @@ const _CONFIG_KEYS = [
   "learnableScale",
   "logitScaleInit",
   "variant",
+  "fixedTextWeight",
 ] as const;
 
 function _pickConfig(o: Record<string, unknown>): Partial<FusionConfig> {
@@ -137,8 +139,11 @@ function _pickConfig(o: Record<string, unknown>): Partial<FusionConfig> {
 /**
  * Sizes and variant read off a reference `state_dict`'s shapes: `dim` and `proj` from the text
  * projection, `hidden` from the gate or the first expert, `experts` from the router's output,
- * the variant from which blocks exist. Dropout and `learnableScale` cannot be seen in shapes
- * (defaults: 0.2, false); `logitScaleInit` is `exp(logit_scale)`.
+ * the variant from which blocks exist (gate and experts: `full`; gate only: `gate_only`;
+ * experts only: `moe_only`; neither, but an `output_layer` of shape `[d, 2P]`: `proj_only`,
+ * whose `hidden` and `experts` are unused and left out). Dropout, `learnableScale` and
+ * `fixedTextWeight` cannot be seen in shapes (defaults: 0.2, false, 0.5); `logitScaleInit` is
+ * `exp(logit_scale)`.
  */
 export function inferConfig(
   sd: Record<string, { shape: number[]; data: ArrayLike<number> }>,
@@ -152,19 +157,30 @@ export function inferConfig(
     );
   }
   const gate = sd["dynamic_scalar.0.weight"], exp0 = sd["experts.0.0.weight"];
-  const router = sd["moe_router.2.weight"];
+  const router = sd["moe_router.2.weight"], out = sd["output_layer.weight"];
   if (!gate && !exp0) {
-    throw new Error(
-      `${file}: neither 'dynamic_scalar.0.weight' (gate) nor 'experts.0.0.weight' (experts) is ` +
-        "present, so the variant cannot be inferred; is this a fusion head checkpoint?",
-    );
+    if (!out) {
+      throw new Error(
+        `${file}: none of 'dynamic_scalar.0.weight' (gate), 'experts.0.0.weight' (experts) and ` +
+          "'output_layer.weight' (proj_only) is present, so the variant cannot be inferred; is " +
+          "this a fusion head checkpoint?",
+      );
+    }
+    const want = [tp.shape[1], 2 * tp.shape[0]];
+    if (out.shape.length !== 2 || out.shape[0] !== want[0] || out.shape[1] !== want[1]) {
+      throw new Error(
+        `${file}: 'output_layer.weight' has shape [${out.shape}] but there is neither a gate nor ` +
+          `experts: a proj_only head's output layer is [d, 2P] = [${want}], a moe_only head's ` +
+          "[d, hidden] comes with 'experts.{k}.0.weight'; are tensors missing from the file?",
+      );
+    }
   }
   const c: Partial<FusionConfig> = {
     dim: tp.shape[1],
     proj: tp.shape[0],
-    variant: gate && exp0 ? "full" : gate ? "gate_only" : "moe_only",
-    hidden: (gate ?? exp0).shape[0],
+    variant: gate && exp0 ? "full" : gate ? "gate_only" : exp0 ? "moe_only" : "proj_only",
   };
+  if (gate || exp0) c.hidden = (gate ?? exp0).shape[0];
   if (exp0) {
     let k = 0;
     while (sd[`experts.${k}.0.weight`]) k++;

@@ -270,3 +270,84 @@ Deno.test("variant and sizes come from the config file, the metadata or the shap
   for (const h of [gate, fromMeta, moe, m2]) h.dispose();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("proj_only and fixedTextWeight: round trip through the config file and the metadata; proj_only from shapes", async () => {
+  const dir = await _tmpDir();
+  const t = new Float32Array(18).map((_, i) => Math.sin(i)), g = t.map((v) => v * v - 0.3);
+  const bare = (sd: StateDict) =>
+    encodeSafetensors(Object.fromEntries(
+      Object.entries(sd).map((
+        [k, v],
+      ) => [k, { dtype: "F32" as const, shape: v.shape, data: v.data }]),
+    ));
+  // a moe_only head with w = 0.8 loads back with 0.8, from the config file and from the metadata
+  const mpath = `${dir}/moe.safetensors`;
+  const moe = FusionHead.create({ ...SMALL, variant: "moe_only", fixedTextWeight: 0.8 }, 2);
+  await saveCheckpoint(moe, mpath);
+  const cfg = JSON.parse(await Deno.readTextFile(checkpointConfigPath(mpath)));
+  assert.equal(cfg.fixedTextWeight, 0.8);
+  const m1 = await loadCheckpoint(mpath);
+  assert.deepEqual(m1.config, moe.config);
+  assert.equal(m1.config.fixedTextWeight, 0.8);
+  await Deno.remove(checkpointConfigPath(mpath));
+  const m2 = await loadCheckpoint(mpath);
+  assert.equal(m2.config.fixedTextWeight, 0.8, "from the metadata");
+  const fm = await m2.fuse(t, g, 3);
+  assert.deepEqual(Array.from(fm.w), [0.8, 0.8, 0.8].map(Math.fround));
+  assert.deepEqual(Array.from(fm.q), Array.from((await moe.fuse(t, g, 3)).q));
+  // a head without fixedTextWeight saves no such key (its config file is as before)
+  const plain = FusionHead.create({ ...SMALL, variant: "moe_only" }, 2);
+  await saveCheckpoint(plain, `${dir}/plain.safetensors`);
+  const pcfg = JSON.parse(await Deno.readTextFile(`${dir}/plain.config.json`));
+  assert.ok(!("fixedTextWeight" in pcfg));
+  assert.ok(!("fixedTextWeight" in (await loadCheckpoint(`${dir}/plain.safetensors`)).config));
+  // proj_only: save → load is identical (weights, config, fused queries)
+  const ppath = `${dir}/proj.safetensors`;
+  const proj = FusionHead.create({ ...SMALL, variant: "proj_only", fixedTextWeight: 0.3 }, 5);
+  await saveCheckpoint(proj, ppath);
+  const p1 = await loadCheckpoint(ppath);
+  assert.deepEqual(p1.config, proj.config);
+  const a = await stateDict(proj), b = await stateDict(p1);
+  assert.deepEqual(Object.keys(b).sort(), Object.keys(a).sort());
+  assert.deepEqual(a["output_layer.weight"].shape, [6, 10]);
+  for (const k of Object.keys(a)) assert.deepEqual(Array.from(b[k].data), Array.from(a[k].data), k);
+  const fa = await proj.fuse(t, g, 3), fb = await p1.fuse(t, g, 3);
+  assert.deepEqual(Array.from(fb.q), Array.from(fa.q));
+  assert.equal(fb.p.length, 0);
+  const ref = referenceForward(a, "proj_only", t, g, 3, 0.3);
+  assertClose(fb.q, ref.q, 1e-5, "proj_only q vs float64 reference");
+  // from the shapes alone: proj_only (hidden and experts unused, so not inferred); w is 0.5
+  assert.deepEqual(inferConfig(a), {
+    dim: 6,
+    proj: 5,
+    variant: "proj_only",
+    logitScaleInit: Math.exp(a["logit_scale"].data[0]),
+  });
+  const p2 = decodeCheckpoint(bare(a), "bare");
+  assert.equal(p2.config.variant, "proj_only");
+  assert.ok(!("fixedTextWeight" in p2.config));
+  assert.deepEqual(Array.from((await p2.fuse(t, g, 3)).w), [0.5, 0.5, 0.5]);
+  const p3 = decodeCheckpoint(bare(a), "bare", { config: { fixedTextWeight: 0.3 } });
+  assert.deepEqual(Array.from((await p3.fuse(t, g, 3)).q), Array.from(fa.q));
+  // without gate, experts and a [d, 2P] output layer the variant cannot be inferred
+  const { "output_layer.weight": _w, "output_layer.bias": _b, ...noOut } = a;
+  assert.throws(
+    () => decodeCheckpoint(bare(noOut), "none.safetensors"),
+    /none\.safetensors: none of 'dynamic_scalar\.0\.weight' \(gate\), 'experts\.0\.0\.weight' \(experts\) and 'output_layer\.weight' \(proj_only\)/,
+  );
+  const msd = await stateDict(moe);
+  const noExperts = Object.fromEntries(
+    Object.entries(msd).filter(([k]) => !k.startsWith("experts.") && !k.startsWith("moe_router")),
+  );
+  assert.throws(
+    () => decodeCheckpoint(bare(noExperts), "lost.safetensors"),
+    /lost\.safetensors: 'output_layer\.weight' has shape \[6,8\] but there is neither a gate nor experts: a proj_only head's output layer is \[d, 2P\] = \[6,10\]/,
+  );
+  // a proj_only file read as another variant: the shapes say so
+  assert.throws(
+    () => decodeCheckpoint(bare(a), "p.safetensors", { config: { variant: "moe_only" } }),
+    /p\.safetensors: tensor 'output_layer\.weight' has shape \[6,10\], expected \[6,2048\].*variant=moe_only/,
+  );
+  for (const h of [moe, m1, m2, plain, proj, p1, p2, p3]) h.dispose();
+  await Deno.remove(dir, { recursive: true });
+});

@@ -6,12 +6,17 @@
  */
 
 /**
- * Which blocks the head has (the paper's ablations):
+ * Which blocks the head has (the paper's ablations, and one more):
  * - `full`: gate and mixture of experts (the paper's model);
  * - `gate_only`: no MoE branch (no experts, router or output layer): `r = 0`;
- * - `moe_only`: no gate parameters: the text weight is fixed at `w = 0.5`.
+ * - `moe_only`: no gate parameters: the text weight is fixed at
+ *   `w =` {@linkcode FusionConfig.fixedTextWeight} (default 0.5);
+ * - `proj_only`: no gate and no experts, a learned projection only: no gate, router or
+ *   experts; the output layer maps the concatenated projections straight to the residual,
+ *   `r = Drop(W_o h + b_o)` (`output_layer.weight` of PyTorch shape `[d, 2P]`, not the
+ *   reference's `[d, H]`), and `w =` {@linkcode FusionConfig.fixedTextWeight} (default 0.5).
  */
-export type FusionVariant = "full" | "gate_only" | "moe_only";
+export type FusionVariant = "full" | "gate_only" | "moe_only" | "proj_only";
 
 /** Sizes and switches of the fusion head; every field has the reference's default. */
 export interface FusionConfig {
@@ -35,6 +40,14 @@ export interface FusionConfig {
   logitScaleInit: number;
   /** Ablation switch; see {@linkcode FusionVariant}. */
   variant: FusionVariant;
+  /**
+   * The text weight `w` of the variants without a gate (`moe_only`, `proj_only`), in [0, 1]
+   * (the image gets `1 − w`); absent means 0.5 ({@linkcode fixedTextWeightOf}). An error on
+   * `full` and `gate_only`, which learn `w`. Optional and not in
+   * {@linkcode DEFAULT_FUSION_CONFIG} on purpose: a config that does not set it serializes (and
+   * so hashes, lib/train/config.ts) exactly as before the field existed.
+   */
+  fixedTextWeight?: number;
 }
 
 /** The reference defaults (SPEC §2-3). */
@@ -52,12 +65,39 @@ export const DEFAULT_FUSION_CONFIG: Readonly<FusionConfig> = Object.freeze({
 /** Parameters of BLIP-base (ViT-B image encoder + BERT-base text encoder + projections). */
 export const BLIP_BASE_PARAMS = 223_453_954;
 
-const _VARIANTS: FusionVariant[] = ["full", "gate_only", "moe_only"];
+const _VARIANTS: FusionVariant[] = ["full", "gate_only", "moe_only", "proj_only"];
+
+/**
+ * The text weight of the variants without a gate when {@linkcode FusionConfig.fixedTextWeight}
+ * is absent (0.5: text and image weigh the same).
+ */
+export const DEFAULT_FIXED_TEXT_WEIGHT = 0.5;
+
+/** Whether the variant has the gate (`dynamic_scalar.*`): `full` and `gate_only`. */
+export function hasGate(variant: FusionVariant): boolean {
+  return variant === "full" || variant === "gate_only";
+}
+
+/** Whether the variant has the experts and the router: `full` and `moe_only`. */
+export function hasExperts(variant: FusionVariant): boolean {
+  return variant === "full" || variant === "moe_only";
+}
+
+/**
+ * The fixed text weight `w` of a variant without a gate: {@linkcode FusionConfig.fixedTextWeight}
+ * when set, else {@linkcode DEFAULT_FIXED_TEXT_WEIGHT} (0.5). Meaningless for a variant with a
+ * gate (which computes `w`).
+ */
+export function fixedTextWeightOf(config: Pick<FusionConfig, "fixedTextWeight">): number {
+  return config.fixedTextWeight ?? DEFAULT_FIXED_TEXT_WEIGHT;
+}
 
 /**
  * A complete, checked config: `partial` over the defaults. `logitScaleInit`, when not given,
  * is `50` for a learnable scale and `1/0.07` for a frozen one. Throws on sizes that are not
- * positive integers, a dropout outside [0, 1), or an unknown variant.
+ * positive integers, a dropout outside [0, 1), an unknown variant, or a `fixedTextWeight` that
+ * is not a number in [0, 1] or is set on a variant with a gate. A `fixedTextWeight` given as
+ * `undefined` is dropped (the key is absent from the result).
  */
 export function fusionConfig(partial: Partial<FusionConfig> = {}): FusionConfig {
   const c: FusionConfig = { ...DEFAULT_FUSION_CONFIG, ...partial };
@@ -82,6 +122,24 @@ export function fusionConfig(partial: Partial<FusionConfig> = {}): FusionConfig 
     throw new Error(
       `fusion config: variant '${c.variant}' is unknown; use one of ${_VARIANTS.join(", ")}`,
     );
+  }
+  if (c.fixedTextWeight === undefined) {
+    delete c.fixedTextWeight;
+  } else {
+    const w = c.fixedTextWeight;
+    if (typeof w !== "number" || !Number.isFinite(w) || w < 0 || w > 1) {
+      throw new Error(
+        `fusion config: fixedTextWeight must be a finite number in [0, 1] (the text's weight; ` +
+          `the image gets 1 − w), got ${JSON.stringify(w)}; omit it for the default 0.5`,
+      );
+    }
+    if (hasGate(c.variant)) {
+      throw new Error(
+        `fusion config: fixedTextWeight is set (${w}) but the '${c.variant}' variant learns the ` +
+          "text weight with its gate; remove fixedTextWeight, or use variant moe_only or " +
+          "proj_only (no gate)",
+      );
+    }
   }
   c.learnableScale = Boolean(c.learnableScale);
   return c;
@@ -116,7 +174,8 @@ function _linear(name: string, block: string, fin: number, fout: number): ParamS
 /**
  * The reference `state_dict` of a head with this config: keys, PyTorch shapes and blocks, in
  * a fixed order (projections, gate, logit scale, experts, router, output), which is also the
- * order in which {@linkcode FusionHead} draws its initial values.
+ * order in which {@linkcode FusionHead} draws its initial values. `proj_only` has projections,
+ * logit scale and an output layer of shape `[d, 2P]` only.
  */
 export function stateDictSpec(config: FusionConfig): ParamSpec[] {
   const { dim: d, proj: p, hidden: h, experts: k, variant } = config;
@@ -124,12 +183,14 @@ export function stateDictSpec(config: FusionConfig): ParamSpec[] {
     ..._linear("text_projection_layer", "text projection", d, p),
     ..._linear("image_projection_layer", "image projection", d, p),
   ];
-  if (variant !== "moe_only") {
+  if (hasGate(variant)) {
     out.push(..._linear("dynamic_scalar.0", "gate", 2 * p, h));
     out.push(..._linear("dynamic_scalar.3", "gate", h, 1));
   }
   out.push({ name: "logit_scale", shape: [], count: 1, block: "logit scale", fanIn: 0 });
-  if (variant !== "gate_only") {
+  if (variant === "proj_only") {
+    out.push(..._linear("output_layer", "output layer", 2 * p, d));
+  } else if (hasExperts(variant)) {
     for (let e = 0; e < k; e++) out.push(..._linear(`experts.${e}.0`, "experts", 2 * p, h));
     const rh = routerHidden(config);
     out.push(..._linear("moe_router.0", "router", 2 * p, rh));

@@ -18,6 +18,11 @@
  * q   = normalize(w·t + (1−w)·g + r)
  * ```
  *
+ * Ablations (config.ts `FusionVariant`): `gate_only` has `r = 0` (no router, experts or output
+ * layer); `moe_only` has no gate and `w = fixedTextWeight` (default 0.5); `proj_only` has
+ * neither gate nor router nor experts: `r = Drop(W_o h + b_o)` straight from `h`, and
+ * `w = fixedTextWeight` (default 0.5).
+ *
  * Internal layout (for speed on the wasm backend): every weight is stored `[in, out]`, so the
  * forward pass is `x·W` with no transpose flags, and the K experts are one `[2P, K·H]` matrix
  * (one product, then a `[B, K, H]` view mixed with the router's `p`). The reference names and
@@ -29,7 +34,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { matMul } from "./ops.ts";
 import { Rng } from "../runtime/rng.ts";
-import { type FusionConfig, fusionConfig, stateDictSpec } from "./config.ts";
+import {
+  fixedTextWeightOf,
+  type FusionConfig,
+  fusionConfig,
+  hasExperts,
+  hasGate,
+  stateDictSpec,
+} from "./config.ts";
 
 /** A tensor of a reference `state_dict`: PyTorch shape and row-major fp32 values. */
 export interface StateTensor {
@@ -57,9 +69,12 @@ export interface ApplyOptions {
 export type FusionOutput = {
   /** Fused, unit-length query `[B, d]`. */
   q: tf.Tensor2D;
-  /** Weight of the text `[B, 1]` (the image weight is `1 − w`); 0.5 for `moe_only`. */
+  /**
+   * Weight of the text `[B, 1]` (the image weight is `1 − w`); for `moe_only` and `proj_only`
+   * the config's `fixedTextWeight` (default 0.5) in every row.
+   */
   w: tf.Tensor2D;
-  /** Router probabilities `[B, K]`; `[B, 0]` for `gate_only`. */
+  /** Router probabilities `[B, K]`; `[B, 0]` for `gate_only` and `proj_only`. */
   p: tf.Tensor2D;
 };
 
@@ -69,7 +84,7 @@ export interface FusedArrays {
   q: Float32Array;
   /** Text weights, `count`. */
   w: Float32Array;
-  /** Router probabilities, `count × K` (empty for `gate_only`). */
+  /** Router probabilities, `count × K` (empty for `gate_only` and `proj_only`). */
   p: Float32Array;
 }
 
@@ -114,7 +129,7 @@ const _INTERNAL: Record<string, string> = {
   "router.c1": "moe_router.0.bias [H/4]",
   "router.R2": "moe_router.2.weight [H/4,K]",
   "router.c2": "moe_router.2.bias [K]",
-  "output.W": "output_layer.weight [H,d]",
+  "output.W": "output_layer.weight [H,d] ([2P,d] for proj_only)",
   "output.b": "output_layer.bias [d]",
   "logit_scale": "logit_scale [] (log of the scale)",
 };
@@ -208,8 +223,8 @@ export class FusionHead {
    * An internal parameter, in the `[in, out]` layout: `text.W` `[d,P]`, `text.b`, `image.W`,
    * `image.b`, `gate.W1` `[2P,H]`, `gate.b1`, `gate.W2` `[H,1]`, `gate.b2`, `experts.U`
    * `[2P,K·H]` (expert k in columns `k·H … (k+1)·H−1`), `experts.u` `[K·H]`, `router.R1`
-   * `[2P,H/4]`, `router.c1`, `router.R2` `[H/4,K]`, `router.c2`, `output.W` `[H,d]`,
-   * `output.b`, `logit_scale` `[]` (log of the scale).
+   * `[2P,H/4]`, `router.c1`, `router.R2` `[H/4,K]`, `router.c2`, `output.W` `[H,d]` (`[2P,d]`
+   * for `proj_only`), `output.b`, `logit_scale` `[]` (log of the scale).
    */
   get(name: string): tf.Variable {
     const v = this.#vars.get(name);
@@ -263,13 +278,14 @@ export class FusionHead {
       const hT = drop(gelu(lin(t, "text.W", "text.b")), 0);
       const hD = drop(gelu(lin(g, "image.W", "image.b")), 1);
       const hc = tf.concat([hT, hD], 1);
-      const w: tf.Tensor2D = variant === "moe_only"
-        ? tf.fill([b, 1], 0.5) as tf.Tensor2D
-        : tf.sigmoid(lin(drop(gelu(lin(hc, "gate.W1", "gate.b1")), 2), "gate.W2", "gate.b2"));
+      const w: tf.Tensor2D = hasGate(variant)
+        ? tf.sigmoid(lin(drop(gelu(lin(hc, "gate.W1", "gate.b1")), 2), "gate.W2", "gate.b2"))
+        : tf.fill([b, 1], fixedTextWeightOf(this.config)) as tf.Tensor2D;
       let x = tf.add(tf.mul(w, t), tf.mul(tf.sub(1, w), g)) as tf.Tensor2D;
       let p: tf.Tensor2D;
-      if (variant === "gate_only") {
+      if (!hasExperts(variant)) {
         p = tf.zeros([b, 0]) as tf.Tensor2D;
+        if (variant === "proj_only") x = tf.add(x, drop(lin(hc, "output.W", "output.b"), 4));
       } else {
         p = tf.softmax(lin(gelu(lin(hc, "router.R1", "router.c1")), "router.R2", "router.c2"));
         const e = drop(gelu(lin(hc, "experts.U", "experts.u")), 3);
@@ -291,7 +307,7 @@ export class FusionHead {
    */
   async fuse(t: Float32Array, g: Float32Array, count: number, chunk = 4096): Promise<FusedArrays> {
     const { dim: d, experts, variant } = this.config;
-    const k = variant === "gate_only" ? 0 : experts;
+    const k = hasExperts(variant) ? experts : 0;
     if (!Number.isSafeInteger(count) || count < 0) {
       throw new Error(`FusionHead.fuse: count must be an integer ≥ 0, got ${count}`);
     }
@@ -328,7 +344,8 @@ export class FusionHead {
 
   /**
    * Evaluation-mode text weight `w` alone for `count` rows: the projections and the gate only,
-   * about a fifth of the work of {@linkcode FusionHead.fuse} (used for the gate figure).
+   * about a fifth of the work of {@linkcode FusionHead.fuse} (used for the gate figure). For
+   * the variants without a gate, the config's `fixedTextWeight` (default 0.5) in every row.
    */
   async gate(t: Float32Array, g: Float32Array, count: number, chunk = 8192): Promise<Float32Array> {
     const { dim: d, variant } = this.config;
@@ -339,7 +356,7 @@ export class FusionHead {
       );
     }
     const out = new Float32Array(count);
-    if (variant === "moe_only") return out.fill(0.5);
+    if (!hasGate(variant)) return out.fill(fixedTextWeightOf(this.config));
     const lin = (x: tf.Tensor2D, w: string, bias: string): tf.Tensor2D =>
       tf.add(matMul(x, this.get(w) as tf.Tensor2D), this.get(bias));
     const gelu = (x: tf.Tensor2D) => geluErf(x) as tf.Tensor2D;
@@ -443,7 +460,7 @@ export class FusionHead {
       vals.set(wn, [_transpose(w.data, fout, fin), [fin, fout]]);
       vals.set(bn, [sd[`${mod}.bias`].data, [fout]]);
     }
-    if (c.variant !== "gate_only") {
+    if (hasExperts(c.variant)) {
       const p2 = 2 * c.proj, h = c.hidden, kh = c.experts * h;
       const u = new Float32Array(p2 * kh), ub = new Float32Array(kh);
       for (let e = 0; e < c.experts; e++) {

@@ -6,7 +6,10 @@ import { FusionHead, geluErf, type StateDict } from "./fusion_head.ts";
 import {
   BLIP_BASE_PARAMS,
   type FusionConfig,
+  fusionConfig,
   type FusionVariant,
+  hasExperts,
+  hasGate,
   parameterCount,
   parameterShare,
   parameterTable,
@@ -18,7 +21,13 @@ import { randomUnitRows as unitRows } from "../runtime/rows.ts";
 await initBackend("wasm");
 
 const SMALL: Partial<FusionConfig> = { dim: 6, proj: 5, hidden: 8, experts: 3, dropout: 0.3 };
-const VARIANTS: FusionVariant[] = ["full", "gate_only", "moe_only"];
+const VARIANTS: FusionVariant[] = ["full", "gate_only", "moe_only", "proj_only"];
+/** Every variant with the default text weight, and the gateless ones with another. */
+const CASES: { variant: FusionVariant; fixedTextWeight?: number }[] = [
+  ...VARIANTS.map((variant) => ({ variant })),
+  { variant: "moe_only", fixedTextWeight: 0.8 },
+  { variant: "proj_only", fixedTextWeight: 0.2 },
+];
 
 /** Unit-length random rows. */
 /** A small head with weights scaled up so GELU's curvature and the router matter. */
@@ -66,6 +75,22 @@ Deno.test("parameter count with the defaults is 11,812,614 (+5.29% of BLIP-base)
     11_812_614 - 8_396_800 - 526_852 - 524_544,
   );
   assert.equal(parameterCount({ variant: "moe_only" }), 11_812_614 - 2_101_249);
+  // proj_only: both projections, the logit scale, and an output layer 2P = 1024 → d = 256
+  assert.equal(
+    parameterCount({ variant: "proj_only" }),
+    2 * (256 * 512 + 512) + 1 + 1024 * 256 + 256,
+  );
+  assert.equal(parameterCount({ variant: "proj_only" }), 525_569);
+  assert.deepEqual(parameterTable({ variant: "proj_only" }).map((r) => [r.block, r.count]), [
+    ["text projection", 131_584],
+    ["image projection", 131_584],
+    ["logit scale", 1],
+    ["output layer", 262_400],
+  ]);
+  assert.equal(
+    parameterCount({ variant: "moe_only", fixedTextWeight: 0.8 }),
+    11_812_614 - 2_101_249,
+  );
   assert.equal(parameterCount({ experts: 2 }), 11_812_614 - 2 * 2_099_200 - 2 * 512 - 2);
 });
 
@@ -84,6 +109,24 @@ Deno.test("the allocated default head has exactly the counted parameters", async
     assertClose((await head.scale().data())[0], 1 / 0.07, 1e-4, "frozen scale");
   } finally {
     head.dispose();
+  }
+  const proj = FusionHead.create({ variant: "proj_only" }, 0);
+  try {
+    assert.deepEqual(proj.names(), [
+      "text.W",
+      "text.b",
+      "image.W",
+      "image.b",
+      "output.W",
+      "output.b",
+      "logit_scale",
+    ]);
+    assert.equal(proj.names().reduce((s, k) => s + proj.get(k).size, 0), 525_569);
+    assert.deepEqual(proj.get("output.W").shape, [1024, 256]);
+    assert.throws(() => proj.get("gate.W1"), /'proj_only' variant has no such parameter/);
+    assert.throws(() => proj.get("experts.U"), /'proj_only' variant has no such parameter/);
+  } finally {
+    proj.dispose();
   }
   const learn = FusionHead.create({ ...SMALL, learnableScale: true }, 0);
   assert.ok(learn.variables.includes(learn.get("logit_scale")));
@@ -139,9 +182,14 @@ Deno.test("geluErf matches the float64 GELU and its gradient matches finite diff
   tf.dispose([x, y, dy]);
 });
 
-for (const variant of VARIANTS) {
-  Deno.test(`forward (${variant}) matches the float64 reference to 1e-5`, async () => {
-    const { head, sd } = await _head(variant);
+for (const { variant, fixedTextWeight } of CASES) {
+  const label = fixedTextWeight === undefined
+    ? variant
+    : `${variant}, fixedTextWeight ${fixedTextWeight}`;
+  const extra: Partial<FusionConfig> = fixedTextWeight === undefined ? {} : { fixedTextWeight };
+  const wFixed = fixedTextWeight ?? 0.5;
+  Deno.test(`forward (${label}) matches the float64 reference to 1e-5`, async () => {
+    const { head, sd } = await _head(variant, 1, extra);
     const rng = new Rng(3);
     const rows = 9, d = 6;
     const t = unitRows(rng, rows, d), g = unitRows(rng, rows, d);
@@ -149,15 +197,39 @@ for (const variant of VARIANTS) {
     const out = tf.tidy(() =>
       head.apply(tf.tensor2d(t, [rows, d]), tf.tensor2d(g, [rows, d]), { training: false })
     );
-    const ref = referenceForward(sd, variant, t, g, rows);
-    const k = variant === "gate_only" ? 0 : 3;
+    const ref = referenceForward(sd, variant, t, g, rows, wFixed);
+    const k = hasExperts(variant) ? 3 : 0;
     assert.deepEqual(out.q.shape, [rows, d]);
     assert.deepEqual(out.w.shape, [rows, 1]);
     assert.deepEqual(out.p.shape, [rows, k]);
     assertClose(await out.q.data(), ref.q, 1e-5, "q");
     assertClose(await out.w.data(), ref.w, 1e-5, "w");
     assertClose(await out.p.data(), ref.p, 1e-5, "p");
-    if (variant === "moe_only") assert.ok(ref.w.every((v) => v === 0.5));
+    if (!hasGate(variant)) assert.ok(ref.w.every((v) => v === wFixed));
+    if (variant === "proj_only") {
+      // the output layer matters: with it zeroed, r = 0 and q = normalize(w·t + (1−w)·g)
+      const zero = (shape: number[]) => ({
+        shape,
+        data: new Float32Array(shape.reduce((a, x) => a * x, 1)),
+      });
+      const noR = referenceForward(
+        { ...sd, "output_layer.weight": zero([6, 10]), "output_layer.bias": zero([6]) },
+        variant,
+        t,
+        g,
+        rows,
+        wFixed,
+      );
+      for (let b = 0; b < rows; b++) {
+        const x = Array.from(
+          { length: d },
+          (_, i) => wFixed * t[b * d + i] + (1 - wFixed) * g[b * d + i],
+        );
+        const nrm = Math.hypot(...x);
+        assertClose(noR.q.subarray(b * d, (b + 1) * d), x.map((v) => v / nrm), 1e-12, "r = 0");
+      }
+      assert.ok(noR.q.some((v, i) => Math.abs(v - ref.q[i]) > 1e-3), "r contributes");
+    }
     tf.dispose([out.q, out.w, out.p]);
     assert.equal(tf.memory().numTensors, before, "apply leaks no tensors");
     // fuse in chunks gives the same numbers and leaks nothing
@@ -172,8 +244,8 @@ for (const variant of VARIANTS) {
     head.dispose();
   });
 
-  Deno.test(`gradients (${variant}) of every parameter match float64 finite differences`, async () => {
-    const { head, sd } = await _head(variant, 11, { learnableScale: false });
+  Deno.test(`gradients (${label}) of every parameter match float64 finite differences`, async () => {
+    const { head, sd } = await _head(variant, 11, { learnableScale: false, ...extra });
     const rng = new Rng(5);
     const rows = 4, d = 6;
     const t = unitRows(rng, rows, d), g = unitRows(rng, rows, d);
@@ -194,7 +266,7 @@ for (const variant of VARIANTS) {
     const gsd = await gh.toStateDict();
     const sd64 = _sd64(sd);
     const loss = () => {
-      const q = referenceForward(sd64, variant, t, g, rows).q;
+      const q = referenceForward(sd64, variant, t, g, rows, wFixed).q;
       return q.reduce((s, v, i) => s + v * wts[i], 0);
     };
     assertClose((await value.data())[0], loss(), 1e-5, "loss");
@@ -219,11 +291,11 @@ for (const variant of VARIANTS) {
         worst = Math.max(worst, err);
         assert.ok(
           Math.abs(got - fd) <= 1e-4 + 2e-3 * Math.abs(fd),
-          `${variant} ${s.name}[${i}]: tfjs ${got} vs finite difference ${fd}`,
+          `${label} ${s.name}[${i}]: tfjs ${got} vs finite difference ${fd}`,
         );
       }
     }
-    console.log(`  ${variant}: max relative gradient error ${worst.toExponential(2)}`);
+    console.log(`  ${label}: max relative gradient error ${worst.toExponential(2)}`);
     tf.dispose([tt, gg, wt, value, ...Object.values(grads)]);
     gh.dispose();
     head.dispose();
@@ -288,6 +360,34 @@ Deno.test("state_dict round trip and layout: experts side by side, weights [out,
   }
   head.dispose();
   back.dispose();
+  // proj_only: output_layer.weight is [d, 2P], the transpose of output.W [2P, d]
+  const proj = FusionHead.create({ ...SMALL, variant: "proj_only", fixedTextWeight: 0.8 }, 4);
+  const psd = await proj.toStateDict();
+  assert.deepEqual(Object.keys(psd).sort(), [
+    "image_projection_layer.bias",
+    "image_projection_layer.weight",
+    "logit_scale",
+    "output_layer.bias",
+    "output_layer.weight",
+    "text_projection_layer.bias",
+    "text_projection_layer.weight",
+  ]);
+  assert.deepEqual(psd["output_layer.weight"].shape, [6, 10]);
+  const ow = await proj.get("output.W").array() as number[][];
+  assert.equal(psd["output_layer.weight"].data[4 * 10 + 7], ow[7][4]);
+  const pback = FusionHead.fromStateDict(psd, proj.config);
+  assert.equal(pback.config.fixedTextWeight, 0.8);
+  const psd2 = await pback.toStateDict();
+  for (const k of Object.keys(psd)) {
+    assert.deepEqual(Array.from(psd2[k].data), Array.from(psd[k].data), k);
+  }
+  // a full head's state_dict is not a proj_only one (output layer [d, H], extra tensors)
+  assert.throws(
+    () => FusionHead.fromStateDict(sd, { ...SMALL, variant: "proj_only" }),
+    /tensor 'output_layer\.weight' has shape \[6,8\], expected \[6,10\].*variant=proj_only/,
+  );
+  proj.dispose();
+  pback.dispose();
 });
 
 Deno.test("bad inputs and names give clear errors", () => {
@@ -305,4 +405,39 @@ Deno.test("bad inputs and names give clear errors", () => {
   assert.throws(() => FusionHead.create({ dropout: 1 }), /dropout must be in \[0, 1\)/);
   tf.dispose([t, g5]);
   head.dispose();
+});
+
+Deno.test("fixedTextWeight: optional, in [0, 1], only for the variants without a gate", () => {
+  // absent (or undefined) stays absent: configs serialize as before the field existed
+  assert.ok(!("fixedTextWeight" in fusionConfig({ variant: "moe_only" })));
+  assert.ok(
+    !("fixedTextWeight" in fusionConfig({ variant: "proj_only", fixedTextWeight: undefined })),
+  );
+  assert.equal(
+    JSON.stringify(fusionConfig()),
+    JSON.stringify(fusionConfig({ fixedTextWeight: undefined })),
+  );
+  for (const w of [0, 0.25, 1]) {
+    assert.equal(fusionConfig({ variant: "moe_only", fixedTextWeight: w }).fixedTextWeight, w);
+    assert.equal(fusionConfig({ variant: "proj_only", fixedTextWeight: w }).fixedTextWeight, w);
+  }
+  for (const w of [-0.1, 1.5, NaN, Infinity, "0.5", null]) {
+    assert.throws(
+      () => fusionConfig({ variant: "moe_only", fixedTextWeight: w as number }),
+      /fixedTextWeight must be a finite number in \[0, 1\].*omit it for the default 0\.5/,
+      `fixedTextWeight ${w}`,
+    );
+  }
+  for (const variant of ["full", "gate_only"] as const) {
+    assert.throws(
+      () => fusionConfig({ variant, fixedTextWeight: 0.5 }),
+      new RegExp(
+        `'${variant}' variant learns the text weight.*remove fixedTextWeight, or use variant moe_only or proj_only`,
+      ),
+    );
+  }
+  assert.throws(
+    () => FusionHead.create({ variant: "x" as FusionVariant }),
+    /use one of full, gate_only, moe_only, proj_only/,
+  );
 });

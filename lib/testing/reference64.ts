@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { FusionVariant } from "../model/config.ts";
 
 /** A PyTorch-layout tensor with float values. */
 export interface Ref64Tensor {
@@ -21,7 +22,7 @@ export interface Ref64Output {
   q: Float64Array;
   /** `B` text weights. */
   w: Float64Array;
-  /** `B × K` router probabilities (empty for `gate_only`). */
+  /** `B × K` router probabilities (empty for `gate_only` and `proj_only`). */
   p: Float64Array;
 }
 
@@ -75,21 +76,28 @@ function _gelu(v: Float64Array): Float64Array {
  * Evaluation-mode forward of `rows` input pairs.
  *
  * @param sd reference state_dict (PyTorch names and layout).
- * @param variant which blocks exist (`full`, `gate_only`, `moe_only`).
+ * @param variant which blocks exist (`full`, `gate_only`, `moe_only`, `proj_only`): the gate
+ *   for `full` and `gate_only`; router, experts and `output_layer` `[d, H]` for `full` and
+ *   `moe_only`; `output_layer` `[d, 2P]` applied to `h` for `proj_only`.
  * @param t text embeddings, `rows × d`.
  * @param g generated-image embeddings, `rows × d`.
+ * @param fixedTextWeight the text weight `w` of the variants without a gate (`moe_only`,
+ *   `proj_only`); ignored by the others.
  */
 export function referenceForward(
   sd: Record<string, Ref64Tensor>,
-  variant: "full" | "gate_only" | "moe_only",
+  variant: FusionVariant,
   t: ArrayLike<number>,
   g: ArrayLike<number>,
   rows: number,
+  fixedTextWeight = 0.5,
 ): Ref64Output {
   const d = sd["text_projection_layer.weight"].shape[1];
+  const gated = variant === "full" || variant === "gate_only";
+  const moe = variant === "full" || variant === "moe_only";
   let k = 0;
   while (sd[`experts.${k}.0.weight`]) k++;
-  if (variant === "gate_only") k = 0;
+  if (!moe) k = 0;
   const out: Ref64Output = {
     q: new Float64Array(rows * d),
     w: new Float64Array(rows),
@@ -103,15 +111,18 @@ export function referenceForward(
     const h = new Float64Array(hT.length + hD.length);
     h.set(hT);
     h.set(hD, hT.length);
-    let w = 0.5;
-    if (variant !== "moe_only") {
+    let w = fixedTextWeight;
+    if (gated) {
       const a = _gelu(_linear(sd, "dynamic_scalar.0", h));
       const z = _linear(sd, "dynamic_scalar.3", a)[0];
       w = 1 / (1 + Math.exp(-z));
     }
     const x = new Float64Array(d);
     for (let i = 0; i < d; i++) x[i] = w * tb[i] + (1 - w) * gb[i];
-    if (variant !== "gate_only") {
+    if (variant === "proj_only") {
+      const r = _linear(sd, "output_layer", h);
+      for (let i = 0; i < d; i++) x[i] += r[i];
+    } else if (moe) {
       const logits = _linear(sd, "moe_router.2", _gelu(_linear(sd, "moe_router.0", h)));
       const m = Math.max(...logits);
       const e = logits.map((v) => Math.exp(v - m));

@@ -14,7 +14,11 @@ import { DEFAULT_FUSION_CONFIG, type FusionConfig, fusionConfig } from "../model
 import { BENCHMARKS } from "../data/benchmarks.ts";
 import { stableHash } from "../runtime/hash.ts";
 
-/** Model sizes of a training config; the logit scale is set by the recipe's own fields. */
+/**
+ * Model sizes of a training config; the logit scale is set by the recipe's own fields. The
+ * optional `fixedTextWeight` (gateless variants only) is absent from the presets, so configs
+ * that do not set it hash as before it existed.
+ */
 export type TrainModelConfig = Omit<FusionConfig, "learnableScale" | "logitScaleInit">;
 
 /** Every knob of a training run. */
@@ -96,7 +100,10 @@ export interface TrainConfig {
    * the config hash. Ignored by `autodiff`.
    */
   workers: number | "auto";
-  /** Sizes of the fusion head (SPEC §2). */
+  /**
+   * Sizes of the fusion head (SPEC §2), its variant, and, for the variants without a gate,
+   * the optional `fixedTextWeight` (absent: 0.5; not in the presets, so not hashed unless set).
+   */
   model: TrainModelConfig;
 }
 
@@ -252,15 +259,31 @@ export function validateTrainConfig(c: TrainConfig): void {
   modelConfigOf(c); // checks the sizes
 }
 
+/**
+ * Keys a config may have that no preset has (so configs without them hash as before they
+ * existed), with the type of their value: dotted path → `typeof`.
+ */
+const _OPTIONAL_KEYS: Readonly<Record<string, string>> = Object.freeze({
+  "model.fixedTextWeight": "number",
+});
+
+/** The optional keys directly under `prefix` (e.g. `model.`), without the prefix. */
+function _optionalKeys(prefix: string): string[] {
+  return Object.keys(_OPTIONAL_KEYS)
+    .filter((k) => k.startsWith(prefix) && !k.slice(prefix.length).includes("."))
+    .map((k) => k.slice(prefix.length));
+}
+
 function _checkKeys(o: Record<string, unknown>, ref: object, prefix: string): void {
   if (!o || typeof o !== "object" || Array.isArray(o)) {
     _fail(`'${prefix || "config"}' must be an object`);
   }
   for (const k of Object.keys(o)) {
+    if (`${prefix}${k}` in _OPTIONAL_KEYS) continue;
     if (!(k in ref)) {
       const hint = prefix === "model." && (k === "learnableScale" || k === "logitScaleInit")
         ? `; set the top-level learnableScale / temperature / learnableScaleInit instead`
-        : `; known keys: ${Object.keys(ref).join(", ")}`;
+        : `; known keys: ${[...Object.keys(ref), ..._optionalKeys(prefix)].join(", ")}`;
       _fail(`unknown key '${prefix}${k}'${hint}`);
     }
     const r = (ref as Record<string, unknown>)[k];
@@ -292,6 +315,8 @@ export function mergeTrainConfig(
     } else out[k] = v;
   }
   const c = out as unknown as TrainConfig;
+  // an optional key given as undefined is absent (stableJson would hash it as "undefined")
+  if (c.model && c.model.fixedTextWeight === undefined) delete c.model.fixedTextWeight;
   validateTrainConfig(c);
   return c;
 }
@@ -337,24 +362,22 @@ export function trainOverridesFromSets(sets: readonly string[]): TrainOverrides 
     let tgt = patch;
     for (let i = 0; i < path.length; i++) {
       const k = path[i];
-      if (!ref || typeof ref !== "object" || !(k in (ref as object))) {
+      const optional = i === path.length - 1 ? _OPTIONAL_KEYS[path.join(".")] : undefined;
+      if (!optional && (!ref || typeof ref !== "object" || !(k in (ref as object)))) {
         _fail(`override '${s}': unknown key '${path.slice(0, i + 1).join(".")}'`);
       }
-      ref = (ref as Record<string, unknown>)[k];
+      ref = optional ? undefined : (ref as Record<string, unknown>)[k];
       if (i < path.length - 1) {
         tgt = (tgt[k] ??= {}) as Record<string, unknown>;
       } else {
         const nullable = k === "maxTrainDialogues" || k === "maxValDialogues";
+        const want = optional ?? typeof ref;
         if (
           !(nullable && (value === null || typeof value === "number")) &&
           !(k === "workers" && path.length === 1 && typeof value === "number") && ref !== null &&
-          typeof ref !== typeof value
+          want !== typeof value
         ) {
-          _fail(
-            `override '${s}': ${path.join(".")} takes a ${typeof ref}, got ${
-              JSON.stringify(value)
-            }`,
-          );
+          _fail(`override '${s}': ${path.join(".")} takes a ${want}, got ${JSON.stringify(value)}`);
         }
         tgt[k] = value;
       }
@@ -406,11 +429,16 @@ const _OPTIMIZER_RULES = "adamw:decay-matrices-only";
 /**
  * SHA-256 (hex) of the config's stable JSON: two runs with equal hashes train the same way.
  * `workers` is left out (the parallel engine's numbers do not depend on it), and so is
- * `engine` when it is `autodiff`. The optimizer's fixed rules (which tensors decay) are hashed
- * too.
+ * `engine` when it is `autodiff`, and `model.fixedTextWeight` when it is absent or undefined
+ * (so configs that do not set it keep the hashes they had before the field existed). The
+ * optimizer's fixed rules (which tensors decay) are hashed too.
  */
 export function trainConfigHash(c: TrainConfig): Promise<string> {
   const { workers: _w, engine, ...rest } = c;
+  if (rest.model && "fixedTextWeight" in rest.model && rest.model.fixedTextWeight === undefined) {
+    const { fixedTextWeight: _f, ...model } = rest.model;
+    rest.model = model;
+  }
   const keyed = (engine ?? "autodiff") === "autodiff" ? rest : { ...rest, engine };
   return stableHash({ ...keyed, _optimizer: _OPTIMIZER_RULES });
 }

@@ -163,3 +163,68 @@ Deno.test("the full preset is the paper's recipe exactly; repro shortens it and 
     "warm-up share",
   );
 });
+
+Deno.test("model.fixedTextWeight: optional, typed, checked; absent, it leaves the run hashes as they were", async () => {
+  // Pinned before fixedTextWeight existed: cached runs are named by these hashes.
+  assert.equal(
+    await trainConfigHash(trainConfig("repro", { seed: 0 })),
+    "d511a24571b7d53fc5af73914ee02a8b7fa444003635f7c64ce0f81b617a9c5b",
+  );
+  const moe = trainConfig("repro", { model: { variant: "moe_only" } });
+  const moeHash = "82689fe1c6a5d618835023f631d7b01b2bafdefbdd76b47001b9963dbf638fd2";
+  assert.equal(await trainConfigHash(moe), moeHash);
+  assert.ok(!("fixedTextWeight" in defaultTrainConfig.model), "not in the presets");
+  // given as undefined, it is absent (and hashes as absent)
+  const undef = trainConfig("repro", {
+    model: { variant: "moe_only", fixedTextWeight: undefined },
+  });
+  assert.ok(!("fixedTextWeight" in undef.model));
+  assert.equal(await trainConfigHash(undef), moeHash);
+  assert.equal(
+    await trainConfigHash({ ...moe, model: { ...moe.model, fixedTextWeight: undefined } }),
+    moeHash,
+  );
+  // set, it is hashed; typed and --set overrides agree
+  const typed = trainConfig("repro", { model: { variant: "moe_only", fixedTextWeight: 0.8 } });
+  const sets = applyTrainOverrides(TRAIN_PRESETS.repro, [
+    "model.variant=moe_only",
+    "model.fixedTextWeight=0.8",
+  ]);
+  assert.deepEqual(typed, sets);
+  assert.equal(modelConfigOf(typed).fixedTextWeight, 0.8);
+  const h8 = await trainConfigHash(typed);
+  assert.notEqual(h8, moeHash);
+  assert.equal(await trainConfigHash(sets), h8);
+  assert.notEqual(
+    await trainConfigHash(applyTrainOverrides(typed, ["model.fixedTextWeight=0.7"])),
+    h8,
+  );
+  assert.equal(
+    applyTrainOverrides(TRAIN_PRESETS.repro, ["model.variant=proj_only"]).model.variant,
+    "proj_only",
+  );
+  // errors: type, range, a variant with a gate
+  assert.throws(
+    () => applyTrainOverrides(moe, ["model.fixedTextWeight=high"]),
+    /model\.fixedTextWeight takes a number/,
+  );
+  assert.throws(
+    () => applyTrainOverrides(moe, ["model.fixedTextWeight=1.5"]),
+    /fixedTextWeight must be a finite number in \[0, 1\]/,
+  );
+  assert.throws(
+    () => applyTrainOverrides(defaultTrainConfig, ["model.fixedTextWeight=0.8"]),
+    /'full' variant learns the text weight.*remove fixedTextWeight/,
+  );
+  assert.throws(() => applyTrainOverrides(moe, ["fixedTextWeight=0.8"]), /unknown key/);
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/w.json`;
+    const json = { preset: "repro", model: { variant: "proj_only", fixedTextWeight: 0.25 } };
+    await Deno.writeTextFile(file, JSON.stringify(json));
+    const c = await loadTrainConfig(file);
+    assert.deepEqual([c.model.variant, c.model.fixedTextWeight], ["proj_only", 0.25]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

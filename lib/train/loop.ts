@@ -23,6 +23,7 @@
 import { readJsonIfExists, writeFileAtomic } from "../runtime/paths.ts";
 import { type CorpusIndex, prepareCorpus } from "../model/ranking.ts";
 import { FusionHead } from "../model/fusion_head.ts";
+import { hasExperts } from "../model/config.ts";
 import { Rng } from "../runtime/rng.ts";
 import { cosineWithWarmup, scheduleSteps } from "./schedule.ts";
 import {
@@ -346,7 +347,7 @@ export async function train(
         gBuf = new Float32Array(B * d),
         yBuf = new Float32Array(B * d);
       const rounds = new Int32Array(N), perm = new Int32Array(N);
-      const k = mcfg.variant === "gate_only" ? 0 : mcfg.experts;
+      const k = hasExperts(mcfg.variant) ? mcfg.experts : 0;
       const sessionStart = performance.now();
       let sessionSamples = 0;
       const stop = opts.stopAfterEpochs === undefined

@@ -8,7 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { FusionHead, type StateDict } from "../../model/fusion_head.ts";
-import type { FusionConfig } from "../../model/config.ts";
+import { type FusionConfig, hasExperts, hasGate } from "../../model/config.ts";
 import { DROPOUT_SITES, dropoutMultipliers, type ShardStats, ShardStep } from "./step.ts";
 import { wasmHeapView } from "../../runtime/native_kernels.ts";
 
@@ -85,8 +85,9 @@ export class Replica {
       const widths = [c.proj, c.proj, c.hidden, c.experts * c.hidden, d];
       masks = [];
       for (let s = 0; s < DROPOUT_SITES; s++) {
-        const unused = (s === 2 && c.variant === "moe_only") ||
-          (s >= 3 && c.variant === "gate_only");
+        // sites: 0, 1 projections, 2 gate hidden, 3 experts, 4 output layer
+        const unused = (s === 2 && !hasGate(c.variant)) ||
+          (s === 3 && !hasExperts(c.variant)) || (s === 4 && c.variant === "gate_only");
         masks.push(unused ? null : dropoutMultipliers(seed, s, row0, rows, widths[s], c.dropout));
       }
     }

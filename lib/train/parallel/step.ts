@@ -22,6 +22,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { FusionHead } from "../../model/fusion_head.ts";
+import { fixedTextWeightOf, hasExperts, hasGate } from "../../model/config.ts";
 import { nativeBlas } from "../../runtime/native_kernels.ts";
 
 const _SQRT1_2 = Math.SQRT1_2;
@@ -72,7 +73,7 @@ export interface ShardStats {
   wSum: number;
   /** Σ w² over the shard's rows. */
   w2Sum: number;
-  /** Σ p per expert over the shard's rows (length K, 0 for `gate_only`). */
+  /** Σ p per expert over the shard's rows (length K, 0 for `gate_only` and `proj_only`). */
   pSum: Float32Array;
 }
 
@@ -151,8 +152,8 @@ export class ShardStep {
       const hD = drop(gl, m1);
       s.hc = tf.concat([hT, hD], 1);
       let w: tf.Tensor;
-      if (variant === "moe_only") {
-        w = tf.fill([n, 1], 0.5);
+      if (!hasGate(variant)) {
+        w = tf.fill([n, 1], fixedTextWeightOf(head.config));
       } else {
         s.z1 = lin(s.hc, "gate.W1", "gate.b1");
         [gl, s.c1] = _gelu(s.z1);
@@ -163,7 +164,11 @@ export class ShardStep {
       }
       s.w = w;
       let x = tf.add(tf.mul(w, t), tf.mul(tf.sub(1, w), g));
-      if (variant !== "gate_only") {
+      if (variant === "proj_only") {
+        const m4 = m(4);
+        if (m4) s.m4 = m4;
+        x = tf.add(x, drop(lin(s.hc, "output.W", "output.b"), m4));
+      } else if (hasExperts(variant)) {
         s.s1 = lin(s.hc, "router.R1", "router.c1");
         [s.yr, s.cs1] = _gelu(s.s1);
         s.p = tf.softmax(lin(s.yr, "router.R2", "router.c2") as tf.Tensor2D);
@@ -183,7 +188,7 @@ export class ShardStep {
       return tf.clone(s.q) as tf.Tensor2D;
     });
     this.#saved = s;
-    const k = variant === "gate_only" ? 0 : K;
+    const k = hasExperts(variant) ? K : 0;
     const stats = async (): Promise<ShardStats> => {
       const st = tf.tidy(() =>
         tf.concat([
@@ -234,7 +239,13 @@ export class ShardStep {
       const dhcT: tf.Tensor[] = [];
       const pushBack = (w: tf.Tensor, dy: tf.Tensor) =>
         dhcT.push(native ? back(w, dy) : _backData(w, dy));
-      if (variant !== "gate_only") {
+      if (variant === "proj_only") {
+        // r = Drop(h·W_o + b_o) straight from hc = [h_T ; h_D]
+        const dro = mask(dx, "m4");
+        grads.set("output.W", mmHc(dro));
+        grads.set("output.b", tf.sum(dro, 0));
+        pushBack(v("output.W"), dro);
+      } else if (hasExperts(variant)) {
         const dro = mask(dx, "m4");
         grads.set("output.W", mmTN(s.mixed, dro));
         grads.set("output.b", tf.sum(dro, 0));
@@ -254,7 +265,7 @@ export class ShardStep {
         grads.set("router.c1", tf.sum(ds1, 0));
         pushBack(v("router.R1"), ds1);
       }
-      if (variant !== "moe_only") {
+      if (hasGate(variant)) {
         const dw = tf.sum(tf.mul(dx, tf.sub(s.t, s.g)), 1, true);
         const dz2 = tf.mul(dw, tf.mul(s.w, tf.sub(1, s.w))); // [n, 1]
         grads.set("gate.W2", mmTN(s.y1, dz2));

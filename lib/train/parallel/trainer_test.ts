@@ -5,13 +5,27 @@ import { AdamW } from "../adamw.ts";
 import { clipByGlobalNorm } from "../clip.ts";
 import { infoNceLoss } from "../loss.ts";
 import { FusionHead, type StateDict } from "../../model/fusion_head.ts";
-import type { FusionConfig } from "../../model/config.ts";
+import type { FusionConfig, FusionVariant } from "../../model/config.ts";
 import { DataParallelTrainer, type MicroBatch } from "./trainer.ts";
 import { dropoutMultipliers, ShardStep } from "./step.ts";
 import { Rng } from "../../runtime/rng.ts";
 import { randomUnitRows as unitRows } from "../../runtime/rows.ts";
 
 const SMALL: Partial<FusionConfig> = { dim: 8, proj: 6, hidden: 12, experts: 3 };
+
+/** Every variant, and the gateless ones with a text weight other than 0.5. */
+const CASES: { variant: FusionVariant; fixedTextWeight?: number }[] = [
+  { variant: "full" },
+  { variant: "gate_only" },
+  { variant: "moe_only" },
+  { variant: "proj_only" },
+  { variant: "moe_only", fixedTextWeight: 0.8 },
+  { variant: "proj_only", fixedTextWeight: 0.8 },
+];
+
+function _label(c: { variant: FusionVariant; fixedTextWeight?: number }): string {
+  return c.fixedTextWeight === undefined ? c.variant : `${c.variant} w=${c.fixedTextWeight}`;
+}
 
 function _batch(seed: number, rows: number, d: number, dropSeed: number | null): MicroBatch {
   const rng = new Rng(seed);
@@ -76,9 +90,10 @@ async function _referenceStep(
 
 Deno.test("ShardStep's hand-written backward equals autodiff of the same forward (dropout masks included)", async () => {
   await initBackend("wasm");
-  for (const variant of ["full", "gate_only", "moe_only"] as const) {
+  for (const c of CASES) {
+    const variant = _label(c);
     const before = tf.memory().numTensors;
-    const cfg = { ...SMALL, variant, dropout: 0.3 };
+    const cfg = { ...SMALL, ...c, dropout: 0.3 };
     const head = FusionHead.create(cfg, 3);
     const n = 5, d = 8;
     const b = _batch(7, n, d, null);
@@ -114,16 +129,23 @@ Deno.test("ShardStep's hand-written backward equals autodiff of the same forward
 
 Deno.test("ShardStep without dropout matches FusionHead.apply in evaluation mode", async () => {
   await initBackend("wasm");
-  const head = FusionHead.create(SMALL, 5);
-  const b = _batch(2, 4, 8, null);
-  const t = tf.tensor2d(b.t, [4, 8]), g = tf.tensor2d(b.g, [4, 8]);
-  const ref = head.apply(t, g, { training: false });
-  const st = new ShardStep(head);
-  const { q } = st.forward(t, g, null);
-  assertClose(await q.data(), await ref.q.data(), 1e-6, "q");
-  st.dispose();
-  tf.dispose([t, g, q, ref.q, ref.w, ref.p]);
-  head.dispose();
+  for (const c of CASES) {
+    const head = FusionHead.create({ ...SMALL, ...c }, 5);
+    const b = _batch(2, 4, 8, null);
+    const t = tf.tensor2d(b.t, [4, 8]), g = tf.tensor2d(b.g, [4, 8]);
+    const ref = head.apply(t, g, { training: false });
+    const st = new ShardStep(head);
+    const { q, stats } = st.forward(t, g, null);
+    assertClose(await q.data(), await ref.q.data(), 1e-6, `${_label(c)}: q`);
+    const s = await stats();
+    const wSum = Array.from(await ref.w.data()).reduce((a, x) => a + x, 0);
+    assertClose(s.wSum, wSum, 1e-5, `${_label(c)}: Σw`);
+    if (c.fixedTextWeight !== undefined) assertClose(s.wSum, 4 * c.fixedTextWeight, 1e-5);
+    assert.equal(s.pSum.length, ref.p.shape[1], `${_label(c)}: experts`);
+    st.dispose();
+    tf.dispose([t, g, q, ref.q, ref.w, ref.p]);
+    head.dispose();
+  }
 });
 
 Deno.test("dropoutMultipliers: rows do not depend on the split, rate is respected", () => {
@@ -155,6 +177,26 @@ Deno.test("one data-parallel update equals the single-process step (2 workers, a
       assertClose(u.gradNorm, ref.norm, 1e-5 * Math.max(1, ref.norm), "grad norm");
       const diff = _maxDiff(await dp.stateDict(), ref.sd);
       assert.ok(diff < 1e-6, `${workers} workers: weights differ from the reference by ${diff}`);
+    } finally {
+      dp.dispose();
+    }
+  }
+  // the gateless variants on the main thread (no worker start): the same agreement
+  for (const c of CASES.filter((x) => x.variant === "moe_only" || x.variant === "proj_only")) {
+    const vcfg = { ...cfg, ...c };
+    const vh = FusionHead.create(vcfg, 1);
+    const vsd = await vh.toStateDict();
+    vh.dispose();
+    const vref = await _referenceStep(vsd, vcfg, batches, 1e-2);
+    const dp = await DataParallelTrainer.create({ workers: 0, model: vcfg, stateDict: vsd });
+    try {
+      const l0 = await dp.microBatch(batches[0]);
+      const l1 = await dp.microBatch(batches[1]);
+      assertClose([l0.loss, l1.loss], vref.losses, 1e-5, `${_label(c)}: losses`);
+      const u = await dp.update(1e-2);
+      assertClose(u.gradNorm, vref.norm, 1e-5 * Math.max(1, vref.norm), `${_label(c)}: norm`);
+      const diff = _maxDiff(await dp.stateDict(), vref.sd);
+      assert.ok(diff < 1e-6, `${_label(c)}: weights differ from the reference by ${diff}`);
     } finally {
       dp.dispose();
     }
