@@ -1,10 +1,11 @@
 /**
  * `deno task repro [--preset default|small] [--seed N] [--seeds A,B,…] [--data DIR]
- * [--train-preset NAME] [--set key=value…] [--no-notebooks] [--notebooks-out DIR]`
+ * [--train-preset NAME] [--set key=value…] [--no-notebooks] [--notebooks-out DIR] [--paper-only]`
  *
  * Reproduces every figure: the data bundle, ChatIR and DAR on the four benchmarks, the trained
- * head, ADaFuSE on the four benchmarks, the gate samples, then every notebook (which find all
- * of it cached and draw the figures into `figures/`). Each step is cached, so a stopped run
+ * head, ADaFuSE on the four benchmarks, the gate samples, the studies beyond the paper
+ * (ablations, robustness landscape; skipped with `--paper-only` or real data), then every
+ * notebook (which find all of it cached and draw the figures into `figures/`). Each step is cached, so a stopped run
  * continues where it stopped. `--notebooks-out DIR` writes the executed notebooks there instead
  * of in place. `--seeds 0,1,2` trains and evaluates the head once per training seed (the data
  * stay those of `--seed`); without `--seeds`, the training seeds are 0, 1, 2
@@ -30,6 +31,8 @@ import { renderReport, writeReport } from "../show/report.ts";
 import { trainingProgress } from "../show/progress.ts";
 import { parseArgs, type ParsedArgs } from "./_args.ts";
 import { runNotebooks } from "./notebooks.ts";
+import { runAblations } from "../paper/ablations.ts";
+import { runRobustness } from "../paper/robustness.ts";
 
 /**
  * The training seeds `deno task repro` uses without `--seeds` or `--seed`: one head per seed, and
@@ -39,7 +42,8 @@ export const REPRO_TRAINING_SEEDS: readonly number[] = [0, 1, 2];
 
 const _USAGE = "usage: deno task repro [--preset default|small] [--seed N] [--seeds A,B,...] " +
   "[--data DIR] " +
-  "[--train-preset NAME] [--set key=value ...] [--no-notebooks] [--notebooks-out DIR]";
+  "[--train-preset NAME] [--set key=value ...] [--no-notebooks] [--notebooks-out DIR] " +
+  "[--paper-only]";
 
 /** The options every command that takes a reproduction config accepts. */
 export const REPRO_CONFIG_OPTIONS: readonly string[] = [
@@ -80,11 +84,11 @@ export function reproConfigFromArgs(
 /** Parses the command line into a reproduction config. */
 export function parseReproArgs(
   argv: string[],
-): { config: ReproConfig; notebooks: boolean; notebooksOut?: string } {
+): { config: ReproConfig; notebooks: boolean; notebooksOut?: string; beyond: boolean } {
   const a = parseArgs(argv, {
     options: [...REPRO_CONFIG_OPTIONS, "notebooks-out"],
     repeated: ["set"],
-    flags: ["no-notebooks"],
+    flags: ["no-notebooks", "paper-only"],
     usage: _USAGE,
   });
   if (a.help) throw new Error(_USAGE);
@@ -92,15 +96,22 @@ export function parseReproArgs(
     config: reproConfigFromArgs(a),
     notebooks: !a.flags["no-notebooks"],
     notebooksOut: a.options["notebooks-out"],
+    beyond: !a.flags["paper-only"],
   };
 }
 
-/** Runs every step; returns the seconds each took. */
+/**
+ * Runs every step; returns the seconds each took. With `beyond` (the default) the studies beyond
+ * the paper run too (ablations, the robustness landscape; notebooks 07-10); on synthetic data
+ * only, since they need its latent truths or regenerate it.
+ */
 export async function runRepro(
   config: ReproConfig,
   notebooks = true,
   notebooksOut?: string,
+  beyond = true,
 ): Promise<Record<string, number>> {
+  beyond = beyond && !config.data;
   const times: Record<string, number> = {};
   const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
@@ -132,6 +143,10 @@ export async function runRepro(
     }
     await step(`gate samples${tag}`, () => reproGate(config, undefined, undefined, s));
   }
+  if (beyond) {
+    await step("ablations", () => runAblations(config));
+    await step("robustness landscape", () => runRobustness(config));
+  }
   if (notebooks) {
     const params = [
       `config.seed=${config.seed}`,
@@ -152,6 +167,9 @@ export async function runRepro(
         outDir: notebooksOut,
       });
       await runNotebooks({ names: ["06"], params, outDir: notebooksOut });
+      if (beyond) {
+        await runNotebooks({ names: ["07", "08", "09", "10"], params, outDir: notebooksOut });
+      }
     });
     await step("report", async () => {
       const runs = await reproSeedRuns(config);
@@ -178,8 +196,8 @@ export async function runRepro(
 
 if (import.meta.main) {
   try {
-    const { config, notebooks, notebooksOut } = parseReproArgs(Deno.args);
-    const times = await runRepro(config, notebooks, notebooksOut);
+    const { config, notebooks, notebooksOut, beyond } = parseReproArgs(Deno.args);
+    const times = await runRepro(config, notebooks, notebooksOut, beyond);
     const total = Object.values(times).reduce((s, v) => s + v, 0);
     console.error(`repro: all done in ${(total / 60).toFixed(1)} min; figures are in figures/`);
   } catch (e) {

@@ -27,6 +27,8 @@ Deno.test("parseReproArgs reads the config and refuses unknown options", () => {
   assert.deepEqual(parseReproArgs(["--seed", "4"]).config.seeds, [4], "--seed alone: one head");
   assert.throws(() => parseReproArgs(["--seeds", "0,x"]), /integers separated by commas/);
   assert.throws(() => parseReproArgs(["--sed", "3"]), /unknown/);
+  assert.equal(parseReproArgs([]).beyond, true, "the studies beyond the paper run by default");
+  assert.equal(parseReproArgs(["--paper-only"]).beyond, false);
   assert.throws(() => parseReproArgs(["--seed", "x"]), /integer/);
 });
 
@@ -54,6 +56,10 @@ Deno.test({
           "0,1",
           "--notebooks-out",
           `${tmp}/notebooks`,
+          // the studies beyond the paper train 20-30 more heads (minutes even on the small
+          // preset); their logic is tested in lib/paper/beyond_test.ts, their notebooks are
+          // committed executed (lib/integration/committed_outputs_test.ts)
+          "--paper-only",
         ],
         cwd: ROOT,
         env: {

@@ -277,7 +277,7 @@ export function casesFigure(cases: Case[], benchmark = "visdial"): FigureSpec {
   return {
     data,
     layout: {
-      title: { text: title(cases[0]) },
+      title: { text: title(cases[0]), font: { size: 15 }, x: 0.02, xanchor: "left" },
       grid: { rows: 2, columns: 1, pattern: "independent", roworder: "top to bottom" },
       xaxis: { title: { text: "round" }, dtick: 1 },
       yaxis: {

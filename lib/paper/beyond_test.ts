@@ -1,0 +1,156 @@
+import { assert, assertClose } from "../testing/assert.ts";
+import type { EvalOutput } from "../eval/evaluate.ts";
+import { detectorComparison, detectorRounds, largeDropShare } from "./gate_detector.ts";
+import { caseOf, casesFigure, caseTable, findCases, instructiveCases } from "./cases.ts";
+import { ABLATION_VARIANTS, ablationConfig, ablationTable } from "./ablations.ts";
+import { cellConfig, cellKnobs, robustnessCells, robustnessFigure } from "./robustness.ts";
+import { syntheticConfig } from "../data/synthetic/generator.ts";
+
+/** An evaluation of `ranks` `[count][rounds]` (optionally with gate and cos). */
+function ev(method: string, ranks: number[][], gate?: number[][], cos?: number[][]): EvalOutput {
+  return {
+    method,
+    benchmark: "visdial",
+    data: "x",
+    backend: "wasm",
+    seconds: 0,
+    count: ranks.length,
+    rounds: ranks[0].length,
+    corpusSize: 100_000,
+    hits: {},
+    ranks,
+    warnings: [],
+    ...(gate ? { gate, cos } : {}),
+  };
+}
+
+// 4 dialogues × 2 rounds; round 1 of dialogues 0 and 1 went off-scene
+const offScene = Uint8Array.from([0, 1, 0, 1, 0, 0, 0, 0]);
+const latent = { hard: Uint8Array.from([1, 0, 0, 0]), offScene };
+const chatir = ev("chatir", [[5, 4], [6, 3], [1, 1], [9, 2]]);
+const dar = ev("dar", [[5, 5000], [6, 1500], [1, 2], [9, 40]]);
+// the gate gives dialogue 0's off-scene round the least image weight (w highest), dialogue 1's
+// the most: one of two off-scene pairs is ranked right
+const ada = ev(
+  "adafuse",
+  [[4, 30], [6, 1000], [1, 1], [8, 2]],
+  [[0.7, 0.9], [0.7, 0.5], [0.7, 0.8], [0.7, 0.6]],
+  [[0.5, -0.1], [0.5, 0.0], [0.5, 0.4], [0.5, 0.3]],
+);
+
+Deno.test("detector: hand-worked AUCs per round, and the share of DAR's drops the gate caught", () => {
+  const d = detectorRounds(ada, offScene);
+  assert.equal(d.length, 2);
+  assert.equal(d[1].offScene, 2);
+  // image weights at round 1: 0.1 (off), 0.5 (off), 0.2, 0.4 → pairs (off < good): 0.1 beats
+  // both, 0.5 beats neither → 2 of 4
+  assertClose(d[1].imageWeight.auc, 0.5, 1e-12);
+  // cos at round 1: −0.1, 0 (off) against 0.4, 0.3 → perfect
+  assertClose(d[1].cos.auc, 1, 1e-12);
+  assert.ok(Number.isNaN(d[0].imageWeight.auc)); // no off-scene generation at round 0
+  // DAR drops ≥ 1000 at round 1: dialogues 0 (4996) and 1 (1497), both off-scene; the lowest
+  // quarter of 1 − w at round 1 (index floor(0.25·3) = 0 of the sorted 0.1, 0.2, 0.4, 0.5) is
+  // dialogue 0 alone
+  const s = largeDropShare(ada, dar, chatir, offScene);
+  assert.equal(s.drops, 2);
+  assert.equal(s.offSceneShare, 1);
+  assert.equal(s.downWeightedShare, 0.5);
+  assert.equal(s.baseRate, 0.25);
+  const rows = detectorComparison([d], [s]);
+  assert.equal(rows.length, 2);
+  assert.match(rows[1].ours, /50\.0% of 2 drops \(base rate 25\.0%; 100\.0% of the drops/);
+});
+
+Deno.test("detector and cases: mismatched inputs fail with the fix", () => {
+  assert.throws(() => detectorRounds(chatir, offScene), /pass an ADaFuSE evaluation/);
+  assert.throws(() => detectorRounds(ada, new Uint8Array(3)), /latent truths of the same split/);
+  const short = ev("dar", [[1, 1]]);
+  assert.throws(() => largeDropShare(ada, short, chatir, offScene), /same benchmark/);
+  assert.throws(() => caseOf({ chatir, dar: short, adafuse: ada }, latent, 0), /same benchmark/);
+  assert.throws(() => caseOf({ chatir, dar, adafuse: ada }, latent, 4), /not in 0\.\.3/);
+});
+
+Deno.test("cases: filters rank the dialogues; a case reads 1-based ranks, w, cos, off-scene", () => {
+  const evals = { chatir, dar, adafuse: ada };
+  const [worst] = findCases(evals, latent, { by: "darDrop" });
+  assert.equal(worst.index, 0);
+  assert.match(worst.why, /4996 places at round 1/);
+  assert.deepEqual(findCases(evals, latent, { by: "darDrop", round: 0 }, 4).map((c) => c.index), [
+    0,
+    1,
+    2,
+    3,
+  ]);
+  assert.equal(findCases(evals, latent, { by: "adafuseGain" })[0].index, 0); // 5000 − 30
+  assert.equal(findCases(evals, latent, { by: "adafuseLoss" })[0].index, 2); // 1 − 2: least behind
+  assert.throws(() => findCases(evals, latent, { by: "darDrop", round: 2 }), /round 2/);
+  const c = caseOf(evals, latent, 1);
+  assert.deepEqual(c.ranks.dar, [7, 1501]);
+  assert.deepEqual(c.offScene, [false, true]);
+  assert.equal(c.hard, false);
+  assert.equal(caseTable(c)[1]["off-scene"], "yes");
+  const all = instructiveCases(evals, latent);
+  assert.equal(new Set(all.map((x) => x.index)).size, all.length); // no repeats
+  assert.equal(all.length, 4); // only 4 dialogues exist
+  const fig = casesFigure(all);
+  // 6 traces per case; the dropdown shows exactly one case's
+  assert.equal(fig.data.length, 6 * all.length);
+  const vis = fig.layout!.updatemenus[0].buttons[2].args[0].visible as boolean[];
+  assert.deepEqual(vis.map((v, i) => (v ? i : -1)).filter((i) => i >= 0), [12, 13, 14, 15, 16, 17]);
+});
+
+Deno.test("ablations: each variant is the base config with its head fields", () => {
+  const base = { seed: 0, seeds: [0, 1], trainSet: { lr: 1e-4 } };
+  const byId = Object.fromEntries(ABLATION_VARIANTS.map((v) => [v.id, v]));
+  assert.equal(ablationConfig(base, byId.full), base);
+  assert.deepEqual(ablationConfig(base, byId.k8).trainSet, { lr: 1e-4, model: { experts: 8 } });
+  assert.deepEqual(ablationConfig(base, byId.experts_only, 0.78).trainSet, {
+    lr: 1e-4,
+    model: { variant: "moe_only", fixedTextWeight: 0.78 },
+  });
+  assert.throws(() => ablationConfig(base, byId.projection_only), /mean text weight/);
+  const row = (id: string, v: number) => ({
+    id,
+    label: id,
+    params: id === "dar" ? 0 : 10,
+    hits: Object.fromEntries(
+      ["visdial", "chatgpt_blip2", "human_blip2", "flan_alpaca_xxl_blip2"].map((b) => [
+        b,
+        [[v, v, v], [v + 2, v, v]],
+      ]),
+    ),
+    degradation: [40, 42],
+  });
+  const t = ablationTable([row("full", 60), row("dar", 50)]);
+  assert.equal(t[0]["VisDial val r0"], "61.00 ± 1.41");
+  assert.equal(t[1]["VisDial val r0"], "50.00"); // baselines: one value, no spread
+  assert.equal(t[0]["VisDial degradation (%)"], "41.0 ± 1.4");
+});
+
+Deno.test("robustness: 11 cells around the default; knobs scale the preset's values", () => {
+  const cells = robustnessCells();
+  assert.equal(cells.length, 11);
+  assert.deepEqual(cellKnobs({ offScene: 1, halluc: 1 }), {}); // the default cell is the default
+  const base = syntheticConfig("default", 0);
+  const k = cellKnobs({ offScene: 2, halluc: 0.5, hardFrac: 0.6 });
+  assertClose(k.genOffScene!, 2 * base.genOffScene, 1e-9);
+  assertClose(k.genOffScenePerWord!, 2 * base.genOffScenePerWord, 1e-9);
+  assertClose(k.genHallucWeightHard!, 0.5 * base.genHallucWeightHard, 1e-9);
+  assert.equal(k.genHardFrac, 0.6);
+  const c = cellConfig({ seed: 0, seeds: [4, 5], trainSet: { lr: 1e-4 } }, cells[0]);
+  assert.deepEqual(c.seeds, [4]);
+  assert.equal(c.trainSet?.epochs, 2);
+  assert.equal(c.trainSet?.lr, 1e-4);
+  assert.throws(() => cellConfig({ data: "/x" }, cells[0]), /unset config.data/);
+  const res = cells.map((cell, i) => ({
+    cell,
+    offSceneShare: 0.1,
+    hits10: { chatir: 80, dar: 82, adafuse: 80 + i },
+    gainRound0: 0,
+    degradation: { dar: 50, adafuse: 30 },
+    seconds: 0,
+  }));
+  const fig = robustnessFigure(res);
+  // rows: hallucination ×0.5, ×1, ×2; columns: off-scene ×0.5, ×1, ×2 (cells 0..8 in that order)
+  assert.deepEqual(fig.data[0].z, [[-2, -1, 0], [1, 2, 3], [4, 5, 6]]);
+});
