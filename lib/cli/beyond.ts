@@ -127,6 +127,9 @@ export async function main(study: string, argv: string[]): Promise<number> {
       );
       if (a.options.index !== undefined) {
         const i = Number(a.options.index);
+        if (!/^\d+$/.test(a.options.index)) {
+          throw new Error(`--index '${a.options.index}' must be a dialogue number, e.g. --index 7`);
+        }
         print(`Dialogue ${i}`, caseTable(caseOf(evals, latent, i)));
       }
       if (a.options.find !== undefined) {

@@ -25,10 +25,14 @@ export interface RocCurve {
 
 function _check(scores: ArrayLike<number>, positive: ArrayLike<number>): void {
   if (scores.length !== positive.length) {
-    throw new Error(`roc: ${scores.length} scores but ${positive.length} labels`);
+    throw new Error(
+      `roc: ${scores.length} scores but ${positive.length} labels; pass one score per label`,
+    );
   }
   for (let i = 0; i < scores.length; i++) {
-    if (!Number.isFinite(scores[i])) throw new Error(`roc: score ${i} is ${scores[i]}`);
+    if (!Number.isFinite(scores[i])) {
+      throw new Error(`roc: score ${i} is ${scores[i]}; every score must be a finite number`);
+    }
   }
 }
 

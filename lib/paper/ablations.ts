@@ -13,7 +13,13 @@ import { BENCHMARK_LABELS, BENCHMARKS } from "../data/benchmarks.ts";
 import { parameterCount } from "../model/config.ts";
 import type { EvalOutput } from "../eval/evaluate.ts";
 import type { FigureSpec } from "../show/figures.ts";
-import { degradationSeries, type ReproConfig, reproEval, reproSeeds } from "./pipeline.ts";
+import {
+  degradationSeries,
+  type ReproConfig,
+  reproEval,
+  reproGate,
+  reproSeeds,
+} from "./pipeline.ts";
 import {
   type ComparisonRow,
   fmt,
@@ -47,7 +53,7 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = Object.freeze([
   },
   {
     id: "projection_only",
-    label: "no gate, no experts (a learned projection only)",
+    label: "no gate, no experts (a projection only; w fixed at the full head's mean)",
     model: { variant: "proj_only" },
     fixedWeight: true,
   },
@@ -78,18 +84,16 @@ export function ablationConfig(
 }
 
 /**
- * The full head's mean text weight `w` over its VisDial evaluation, averaged over the training
- * seeds and rounded to 3 decimals (so that the variants' config, and their run folders, are
- * stable): the value the `experts_only` and `projection_only` variants fix `w` at.
+ * The full head's mean text weight `w` on the validation split (every dialogue and round; never a
+ * benchmark), averaged over the training seeds and rounded to 3 decimals (so that the variants'
+ * config, and their run folders, are stable): the value the `experts_only` and `projection_only`
+ * variants fix `w` at.
  */
 export async function fullHeadMeanWeight(base: Partial<ReproConfig>): Promise<number> {
   const means: number[] = [];
   for (const s of reproSeeds(base)) {
-    const e = await reproEval(base, "visdial", "adafuse", s);
-    let sum = 0, n = 0;
-    for (const row of e.gate ?? []) for (const w of row) (sum += w, n++);
-    if (!n) throw new Error("ablations: the full head's evaluation has no gate values");
-    means.push(sum / n);
+    const g = await reproGate(base, 1_000_000, "val", s); // every pair of the split
+    means.push(1 - meanSd(g.imageWeight).mean);
   }
   return Math.round(1000 * meanSd(means).mean) / 1000;
 }
@@ -104,7 +108,10 @@ export interface AblationRow {
   params: number;
   /** Cumulative Hits@10 per benchmark, per seed, per round of {@linkcode ABLATION_ROUNDS}. */
   hits: Record<string, number[][]>;
-  /** DAR's Figure-1 degradation rate on VisDial (mean over rounds 2..10, %), per seed. */
+  /**
+   * This method's Figure-1 degradation rate against ChatIR on VisDial (mean over rounds 2..10,
+   * %), per seed.
+   */
   degradation: number[];
 }
 
@@ -117,9 +124,13 @@ function _round(e: EvalOutput, r: number): number {
   return e.hits["10"].cumulative[Math.min(r, e.rounds - 1)];
 }
 
-function _rate(e: EvalOutput, text: EvalOutput): number {
-  const s = degradationSeries(e.method, e, text).rate.slice(2);
-  return 100 * meanSd(s).mean;
+/**
+ * Figure 1's degradation rate of `fused` against `text` (ChatIR) in percent, averaged over the
+ * rounds from `from` (2, the paper's) to the last.
+ */
+export function meanDegradation(fused: EvalOutput, text: EvalOutput, from = 2): number {
+  // degradationRate is in percent already
+  return meanSd(degradationSeries(fused.method, fused, text).rate.slice(from)).mean;
 }
 
 /** Options of {@linkcode runAblations}. */
@@ -159,7 +170,7 @@ export async function runAblations(
       for (const b of BENCHMARKS) {
         const e = await reproEval(cfg, b, "adafuse", s);
         (row.hits[b] ??= []).push(ABLATION_ROUNDS.map((r) => _round(e, r)));
-        if (b === "visdial") row.degradation.push(_rate(e, chatir.visdial));
+        if (b === "visdial") row.degradation.push(meanDegradation(e, chatir.visdial));
       }
       log(`ablate: ${v.id} seed ${s} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     }
@@ -176,7 +187,7 @@ export async function runAblations(
     for (const b of BENCHMARKS) {
       const e = m === "chatir" ? chatir[b] : await reproEval(base, b, m);
       row.hits[b] = seeds.map(() => ABLATION_ROUNDS.map((r) => _round(e, r)));
-      if (b === "visdial") row.degradation = seeds.map(() => _rate(e, chatir.visdial));
+      if (b === "visdial") row.degradation = seeds.map(() => meanDegradation(e, chatir.visdial));
     }
     rows.push(row);
   }
@@ -192,7 +203,7 @@ export function ablationTable(rows: AblationRow[]): Record<string, string | numb
     const out: Record<string, string | number> = {
       head: row.label,
       params: row.params ? row.params.toLocaleString("en") : "–",
-      seeds: row.hits.visdial.length,
+      seeds: row.id === "dar" || row.id === "chatir" ? "–" : row.hits.visdial.length,
     };
     for (const b of BENCHMARKS) {
       ABLATION_ROUNDS.forEach((r, i) => {
@@ -212,7 +223,7 @@ export function ablationTable(rows: AblationRow[]): Record<string, string | numb
 
 /**
  * The ablation figure: cumulative Hits@10 at round 10 per benchmark (bars: mean over seeds,
- * error bars: sd), one bar per variant, DAR and ChatIR as dashed lines per benchmark.
+ * error bars: sd), one bar per variant, DAR and ChatIR as horizontal ticks per benchmark.
  */
 export function ablationFigure(rows: AblationRow[]): FigureSpec {
   const last = ABLATION_ROUNDS.length - 1;

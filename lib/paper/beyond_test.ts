@@ -2,7 +2,7 @@ import { assert, assertClose } from "../testing/assert.ts";
 import type { EvalOutput } from "../eval/evaluate.ts";
 import { detectorComparison, detectorRounds, largeDropShare } from "./gate_detector.ts";
 import { caseOf, casesFigure, caseTable, findCases, instructiveCases } from "./cases.ts";
-import { ABLATION_VARIANTS, ablationConfig, ablationTable } from "./ablations.ts";
+import { ABLATION_VARIANTS, ablationConfig, ablationTable, meanDegradation } from "./ablations.ts";
 import { cellConfig, cellKnobs, robustnessCells, robustnessFigure } from "./robustness.ts";
 import { syntheticConfig } from "../data/synthetic/generator.ts";
 
@@ -153,4 +153,12 @@ Deno.test("robustness: 11 cells around the default; knobs scale the preset's val
   const fig = robustnessFigure(res);
   // rows: hallucination ×0.5, ×1, ×2; columns: off-scene ×0.5, ×1, ×2 (cells 0..8 in that order)
   assert.deepEqual(fig.data[0].z, [[-2, -1, 0], [1, 2, 3], [4, 5, 6]]);
+});
+
+Deno.test("ablations: the mean degradation rate is a percentage over rounds 2..", () => {
+  // 2 dialogues × 4 rounds: fused worse than text in 1 of 2 at round 2, 2 of 2 at round 3
+  const text = ev("chatir", [[1, 1, 1, 1], [5, 5, 5, 5]]);
+  const fused = ev("dar", [[1, 1, 9, 9], [5, 5, 5, 6]]);
+  assert.equal(meanDegradation(fused, text), 75);
+  assert.equal(meanDegradation(fused, text, 3), 100);
 });

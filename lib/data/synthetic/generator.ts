@@ -85,7 +85,7 @@
  */
 import { CACHE_DIR } from "../../runtime/paths.ts";
 import { writeBundle } from "../bundle.ts";
-import { writeLatentFiles } from "./_latent_files.ts";
+import { latentDir, writeLatentFiles } from "./_latent_files.ts";
 import { Rng } from "../../runtime/rng.ts";
 import { BENCHMARKS } from "../benchmarks.ts";
 import { _images, type _World, _world } from "./world.ts";
@@ -390,6 +390,8 @@ export async function ensureSyntheticBundle(
     (p) => log(`synthetic: ${p.stage} ${p.done}/${p.total} (${secs()} s)`),
   );
   log(`synthetic: writing ${dir}`);
+  // the latent truths of an older config in this folder must not outlive it
+  await Deno.remove(latentDir(dir), { recursive: true }).catch(() => {});
   await writeBundle(dir, {
     dim: data.dim,
     rounds: data.rounds,

@@ -26,7 +26,7 @@ export async function syntheticLatent(dir: string, split: string): Promise<Synth
   let manifest: {
     source?: string;
     config?: SyntheticConfig;
-    splits?: Record<string, { target: string }>;
+    splits?: Record<string, { target: string; gen: string }>;
   };
   try {
     manifest = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
@@ -36,7 +36,8 @@ export async function syntheticLatent(dir: string, split: string): Promise<Synth
   if (manifest.source !== "synthetic" || !manifest.config) {
     throw new Error(
       `${dir}: not a synthetic bundle, so it has no record of which generations went ` +
-        "off-scene; run this analysis on the synthetic data (config.data unset)",
+        "off-scene; run this analysis on the synthetic data (leave config.data unset, or drop " +
+        "--data)",
     );
   }
   if (!manifest.splits?.[split]) {
@@ -50,15 +51,24 @@ export async function syntheticLatent(dir: string, split: string): Promise<Synth
   const benchmarksOnly = (BENCHMARKS as readonly string[]).includes(split);
   console.error(`latent: regenerating the latent truths of ${dir} (once)`);
   const data = generateSynthetic(cfg, { benchmarksOnly });
-  // the regenerated split must be the bundle's: same targets, or the generator has changed
-  const target = readNpy(
-    await Deno.readFile(`${dir}/${manifest.splits[split].target}`),
-    `${dir}/${manifest.splits[split].target}`,
-  ).data;
-  const again = data.splits[split].target;
-  if (target.length !== again.length || again.some((v, i) => v !== target[i])) {
+  // the regenerated split must be the bundle's: same targets and the same generations of its
+  // first and last dialogues, or the generator has changed since the bundle was written
+  const file = (key: "target" | "gen") => `${dir}/${manifest.splits![split][key]}`;
+  const target = readNpy(await Deno.readFile(file("target")), file("target")).data;
+  const gen = readNpy(await Deno.readFile(file("gen")), file("gen")).data;
+  const again = data.splits[split];
+  const row = cfg.rounds * cfg.dim;
+  const same = (a: ArrayLike<number>, b: ArrayLike<number>, from: number, to: number) => {
+    for (let i = from; i < to; i++) if (a[i] !== b[i]) return false;
+    return true;
+  };
+  if (
+    target.length !== again.target.length || !same(target, again.target, 0, target.length) ||
+    gen.length !== again.gen.length || !same(gen, again.gen, 0, row) ||
+    !same(gen, again.gen, gen.length - row, gen.length)
+  ) {
     throw new Error(
-      `${dir}: regenerating its config gives other targets for '${split}' (the generator has ` +
+      `${dir}: regenerating its config gives other dialogues for '${split}' (the generator has ` +
         "changed since the bundle was written); delete the folder and generate it again",
     );
   }

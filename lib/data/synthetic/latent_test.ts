@@ -20,6 +20,9 @@ Deno.test("latent truths: written with the bundle, read back, regenerated when m
       generateSynthetic(syntheticConfig("small", 5)).latent.train.offScene,
     );
     await Deno.stat(`${dir}/latent/visdial_offscene.npy`);
+    // a benchmark alone is regenerated without the training splits, with the same truths
+    await Deno.remove(`${dir}/latent`, { recursive: true });
+    assert.deepEqual((await syntheticLatent(dir, "visdial")).offScene, want.offScene);
     await assert.rejects(() => syntheticLatent(dir, "nope"), /has no split 'nope'/);
   } finally {
     await Deno.remove(dir, { recursive: true });
