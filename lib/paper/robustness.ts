@@ -13,7 +13,7 @@ import type { TrainOverrides } from "../train/config.ts";
 import type { FigureSpec } from "../show/figures.ts";
 import { type ReproConfig, reproData, reproEval } from "./pipeline.ts";
 import { meanDegradation } from "./ablations.ts";
-import { type ComparisonRow, fmt, meanSd, paperReference } from "./reference.ts";
+import { type ComparisonRow, fmt, paperReference } from "./reference.ts";
 
 /**
  * The short recipe of every cell: the `repro` preset cut to 2 epochs (warm-up 0.2, selection
