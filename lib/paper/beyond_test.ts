@@ -139,7 +139,6 @@ Deno.test("robustness: 11 cells around the default; knobs scale the preset's val
   assert.equal(k.genHardFrac, 0.6);
   const c = cellConfig({ seed: 0, seeds: [4, 5], trainSet: { lr: 1e-4 } }, cells[0]);
   assert.deepEqual(c.seeds, [4]);
-  assert.equal(c.trainSet?.epochs, 2);
   assert.equal(c.trainSet?.lr, 1e-4);
   assert.throws(() => cellConfig({ data: "/x" }, cells[0]), /unset config.data/);
   const res = cells.map((cell, i) => ({
