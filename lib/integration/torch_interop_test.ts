@@ -26,56 +26,61 @@ function _hasTorch(): boolean {
   }
 }
 
-Deno.test({
-  name: "a checkpoint written here gives the same fused queries in PyTorch (1e-5)",
-  ignore: !_hasTorch(),
-  async fn() {
-    await initBackend("wasm");
-    const dir = await Deno.makeTempDir();
-    try {
-      const head = FusionHead.create({}, 17);
-      const n = 64, d = 256, rng = new Rng(3);
-      const tg = new Float32Array(2 * n * d);
-      for (let r = 0; r < 2 * n; r++) {
-        let s = 0;
-        for (let k = 0; k < d; k++) s += (tg[r * d + k] = rng.normal()) ** 2;
-        for (let k = 0; k < d; k++) tg[r * d + k] /= Math.sqrt(s);
-      }
-      const fused = await head.fuse(tg.subarray(0, n * d), tg.subarray(n * d), n);
-      await saveCheckpoint(head, `${dir}/head.safetensors`);
-      head.dispose();
-      await Deno.writeFile(
-        `${dir}/tg.npy`,
-        encodeNpy({ dtype: "float32", shape: [2, n, d], data: tg }),
-      );
-      await Deno.writeFile(
-        `${dir}/q.npy`,
-        encodeNpy({ dtype: "float32", shape: [n, d], data: fused.q }),
-      );
-      const script = new URL("../tools/bench_torch.py", import.meta.url).pathname;
-      const out = await new Deno.Command(PY, {
-        args: [
-          script,
-          "--threads",
-          "1",
-          "--check-checkpoint",
-          `${dir}/head.safetensors`,
-          "--inputs",
+// the paper's head, and an ablation variant with the reference's shapes (K = 2 experts; notebook
+// 07): both load into the reference module
+for (const experts of [4, 2]) {
+  Deno.test({
+    name:
+      `a checkpoint written here gives the same fused queries in PyTorch (1e-5; K = ${experts})`,
+    ignore: !_hasTorch(),
+    async fn() {
+      await initBackend("wasm");
+      const dir = await Deno.makeTempDir();
+      try {
+        const head = FusionHead.create({ experts }, 17);
+        const n = 64, d = 256, rng = new Rng(3);
+        const tg = new Float32Array(2 * n * d);
+        for (let r = 0; r < 2 * n; r++) {
+          let s = 0;
+          for (let k = 0; k < d; k++) s += (tg[r * d + k] = rng.normal()) ** 2;
+          for (let k = 0; k < d; k++) tg[r * d + k] /= Math.sqrt(s);
+        }
+        const fused = await head.fuse(tg.subarray(0, n * d), tg.subarray(n * d), n);
+        await saveCheckpoint(head, `${dir}/head.safetensors`);
+        head.dispose();
+        await Deno.writeFile(
           `${dir}/tg.npy`,
-          "--expected",
+          encodeNpy({ dtype: "float32", shape: [2, n, d], data: tg }),
+        );
+        await Deno.writeFile(
           `${dir}/q.npy`,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const err = new TextDecoder().decode(out.stderr);
-      assert.equal(out.code, 0, `the PyTorch check failed: ${err.slice(-500)}`);
-      const res = JSON.parse(new TextDecoder().decode(out.stdout));
-      console.log(`max |q_ours − q_torch| = ${res.maxAbsDiff}`);
-      assert.ok(res.maxAbsDiff <= 1e-5, `fused queries differ by ${res.maxAbsDiff} > 1e-5`);
-      assert.deepEqual(res.config, { dim: 256, proj: 512, hidden: 2048, experts: 4 });
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
-});
+          encodeNpy({ dtype: "float32", shape: [n, d], data: fused.q }),
+        );
+        const script = new URL("../tools/bench_torch.py", import.meta.url).pathname;
+        const out = await new Deno.Command(PY, {
+          args: [
+            script,
+            "--threads",
+            "1",
+            "--check-checkpoint",
+            `${dir}/head.safetensors`,
+            "--inputs",
+            `${dir}/tg.npy`,
+            "--expected",
+            `${dir}/q.npy`,
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const err = new TextDecoder().decode(out.stderr);
+        assert.equal(out.code, 0, `the PyTorch check failed: ${err.slice(-500)}`);
+        const res = JSON.parse(new TextDecoder().decode(out.stdout));
+        console.log(`max |q_ours − q_torch| = ${res.maxAbsDiff}`);
+        assert.ok(res.maxAbsDiff <= 1e-5, `fused queries differ by ${res.maxAbsDiff} > 1e-5`);
+        assert.deepEqual(res.config, { dim: 256, proj: 512, hidden: 2048, experts });
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}
