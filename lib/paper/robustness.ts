@@ -187,7 +187,8 @@ export function robustnessTable(results: CellResult[]): Record<string, string | 
 
 /**
  * The landscape: heat maps over the 3 × 3 grid of ADaFuSE − DAR at round 10 (left) and of DAR's
- * and ADaFuSE's degradation rates (middle, right), the default cell outlined.
+ * and ADaFuSE's degradation rates (middle, right; one colour scale for both), the default cell
+ * outlined.
  */
 export function robustnessFigure(results: CellResult[]): FigureSpec {
   const grid = results.filter((r) => r.cell.hardFrac === undefined);
@@ -204,7 +205,16 @@ export function robustnessFigure(results: CellResult[]): FigureSpec {
   const lab = (v: number) => `×${v}`;
   const text = (m: (number | null)[][]) =>
     m.map((row) => row.map((v) => (v === null ? "" : fmt(v, 1))));
-  const heat = (zz: (number | null)[][], i: number, scale: string, mid?: number) => ({
+  // the two degradation panels share one colour scale, so a colour means one rate in both
+  const rates = [...dDar.flat(), ...dAda.flat()].filter((v): v is number => v !== null);
+  const shared = { zmin: Math.min(...rates), zmax: Math.max(...rates) };
+  const heat = (
+    zz: (number | null)[][],
+    i: number,
+    scale: string,
+    mid?: number,
+    range: { zmin?: number; zmax?: number } = {},
+  ) => ({
     type: "heatmap",
     x: xs.map(lab),
     y: ys.map(lab),
@@ -214,6 +224,7 @@ export function robustnessFigure(results: CellResult[]): FigureSpec {
     colorscale: scale,
     // plotly's RdBu runs blue (low) to red (high): reversed, ADaFuSE ahead of DAR is blue
     ...(mid !== undefined ? { zmid: mid, reversescale: true } : {}),
+    ...range,
     showscale: false,
     xaxis: i ? `x${i + 1}` : "x",
     yaxis: i ? `y${i + 1}` : "y",
@@ -233,8 +244,8 @@ export function robustnessFigure(results: CellResult[]): FigureSpec {
   return {
     data: [
       heat(gain, 0, "RdBu", 0),
-      heat(dDar, 1, "Reds"),
-      heat(dAda, 2, "Reds"),
+      heat(dDar, 1, "Reds", undefined, shared),
+      heat(dAda, 2, "Reds", undefined, shared),
     ],
     layout: {
       title: { text: "Robustness landscape (VisDial; the calibrated default outlined)" },
