@@ -157,7 +157,6 @@ export {
 export {
   cellKnobs,
   type CellResult,
-  ROBUSTNESS_TRAIN_SET,
   type RobustnessCell,
   robustnessCells,
   robustnessComparison,

@@ -106,11 +106,14 @@ export interface AblationRow {
   label: string;
   /** Parameters of the head (0 for the baselines). */
   params: number;
-  /** Cumulative Hits@10 per benchmark, per seed, per round of {@linkcode ABLATION_ROUNDS}. */
+  /**
+   * Cumulative Hits@10 per benchmark, per training seed (one entry for the baselines, which do
+   * not train), per round of {@linkcode ABLATION_ROUNDS}.
+   */
   hits: Record<string, number[][]>;
   /**
    * This method's Figure-1 degradation rate against ChatIR on VisDial (mean over rounds 2..10,
-   * %), per seed.
+   * %), per training seed (one entry for DAR, none for ChatIR itself).
    */
   degradation: number[];
 }
@@ -186,8 +189,8 @@ export async function runAblations(
     };
     for (const b of BENCHMARKS) {
       const e = m === "chatir" ? chatir[b] : await reproEval(base, b, m);
-      row.hits[b] = seeds.map(() => ABLATION_ROUNDS.map((r) => _round(e, r)));
-      if (b === "visdial") row.degradation = seeds.map(() => meanDegradation(e, chatir.visdial));
+      row.hits[b] = [ABLATION_ROUNDS.map((r) => _round(e, r))];
+      if (b === "visdial" && m === "dar") row.degradation = [meanDegradation(e, chatir.visdial)];
     }
     rows.push(row);
   }
@@ -203,20 +206,14 @@ export function ablationTable(rows: AblationRow[]): Record<string, string | numb
     const out: Record<string, string | number> = {
       head: row.label,
       params: row.params ? row.params.toLocaleString("en") : "–",
-      seeds: row.id === "dar" || row.id === "chatir" ? "–" : row.hits.visdial.length,
+      seeds: row.params ? row.hits.visdial.length : "–",
     };
     for (const b of BENCHMARKS) {
       ABLATION_ROUNDS.forEach((r, i) => {
-        out[`${BENCHMARK_LABELS[b]} r${r}`] = row.id === "dar" || row.id === "chatir"
-          ? fmt(row.hits[b][0][i])
-          : _ms(row.hits[b].map((s) => s[i]));
+        out[`${BENCHMARK_LABELS[b]} r${r}`] = _ms(row.hits[b].map((s) => s[i]));
       });
     }
-    out["VisDial degradation (%)"] = row.id === "chatir"
-      ? "–"
-      : row.id === "dar"
-      ? fmt(row.degradation[0], 1)
-      : _ms(row.degradation, 1);
+    out["VisDial degradation (%)"] = row.degradation.length ? _ms(row.degradation, 1) : "–";
     return out;
   });
 }

@@ -25,6 +25,21 @@ export interface CaseEvals {
 }
 
 /**
+ * What the per-dialogue studies (these cases, the gate detector) read besides a head: the latent
+ * truths of one benchmark and ChatIR's and DAR's evaluations on it, through the cached pipeline.
+ */
+export async function benchmarkTruths(
+  config: Partial<ReproConfig>,
+  benchmark = "visdial",
+): Promise<{ latent: SyntheticLatent; chatir: EvalOutput; dar: EvalOutput }> {
+  return {
+    latent: await syntheticLatent(await reproData(config), benchmark),
+    chatir: await reproEval(config, benchmark, "chatir"),
+    dar: await reproEval(config, benchmark, "dar"),
+  };
+}
+
+/**
  * The three evaluations and the latent truths of one benchmark, for the head of `trainSeed`
  * (default: the config's first training seed), through the cached pipeline.
  */
@@ -33,16 +48,10 @@ export async function loadCases(
   benchmark = "visdial",
   trainSeed?: number,
 ): Promise<{ evals: CaseEvals; latent: SyntheticLatent }> {
+  const { latent, chatir, dar } = await benchmarkTruths(config, benchmark);
   const seed = trainSeed ?? reproSeeds(config)[0];
-  const latent = await syntheticLatent(await reproData(config), benchmark);
-  return {
-    evals: {
-      chatir: await reproEval(config, benchmark, "chatir"),
-      dar: await reproEval(config, benchmark, "dar"),
-      adafuse: await reproEval(config, benchmark, "adafuse", seed),
-    },
-    latent,
-  };
+  const adafuse = await reproEval(config, benchmark, "adafuse", seed);
+  return { evals: { chatir, dar, adafuse }, latent };
 }
 
 /** One dialogue, round by round. */

@@ -10,8 +10,8 @@
 import type { EvalOutput } from "../eval/evaluate.ts";
 import { type RocCurve, rocCurve, thinCurve } from "../eval/roc.ts";
 import type { FigureSpec } from "../show/figures.ts";
-import { syntheticLatent } from "../data/synthetic/latent.ts";
-import { type ReproConfig, reproData, reproEval, reproSeeds } from "./pipeline.ts";
+import { type ReproConfig, reproEval, reproSeeds } from "./pipeline.ts";
+import { benchmarkTruths } from "./cases.ts";
 import { type ComparisonRow, fmt, fmtSeeds, meanSd, METHOD_COLORS } from "./reference.ts";
 
 /** The two detectors of one round. */
@@ -157,22 +157,20 @@ export function detectorFigure(seeds: DetectorRound[][], show = [1, 5, 10]): Fig
   show.forEach((r, i) => {
     const d = first[r];
     if (!d) return;
-    data.push({
-      type: "scatter",
-      mode: "lines",
-      name: `1 − w, round ${r} (AUC ${d.imageWeight.auc.toFixed(3)})`,
-      x: d.imageWeight.fpr.map((v) => +v.toFixed(4)),
-      y: d.imageWeight.tpr.map((v) => +v.toFixed(4)),
-      line: { color: shades[i % shades.length], width: 2 },
-    });
-    data.push({
-      type: "scatter",
-      mode: "lines",
-      name: `cos(t, g), round ${r} (AUC ${d.cos.auc.toFixed(3)})`,
-      x: d.cos.fpr.map((v) => +v.toFixed(4)),
-      y: d.cos.tpr.map((v) => +v.toFixed(4)),
-      line: { color: shades[i % shades.length], width: 2, dash: "dot" },
-    });
+    const curves: [string, RocCurve, string][] = [
+      ["1 − w", d.imageWeight, "solid"],
+      ["cos(t, g)", d.cos, "dot"],
+    ];
+    for (const [label, c, dash] of curves) {
+      data.push({
+        type: "scatter",
+        mode: "lines",
+        name: `${label}, round ${r} (AUC ${c.auc.toFixed(3)})`,
+        x: c.fpr.map((v) => +v.toFixed(4)),
+        y: c.tpr.map((v) => +v.toFixed(4)),
+        line: { color: shades[i % shades.length], width: 2, dash },
+      });
+    }
   });
   data.push({
     type: "scatter",
@@ -285,9 +283,7 @@ export async function runDetector(
   config: Partial<ReproConfig>,
   benchmark = "visdial",
 ): Promise<DetectorResult> {
-  const latent = await syntheticLatent(await reproData(config), benchmark);
-  const chatir = await reproEval(config, benchmark, "chatir");
-  const dar = await reproEval(config, benchmark, "dar");
+  const { latent, chatir, dar } = await benchmarkTruths(config, benchmark);
   const out: DetectorResult = { benchmark, rounds: [], drops: [] };
   for (const s of reproSeeds(config)) {
     const ada = await reproEval(config, benchmark, "adafuse", s);

@@ -6,25 +6,20 @@
  * trains one head (the reproduction's recipe, its first training seed), and evaluates ChatIR, DAR
  * and ADaFuSE on VisDial.
  *
+ * The cells leave the training recipe as the base config has it (`repro`: 6 epochs, 468 updates,
+ * about 2 minutes here), so the default cell is the head of notebooks 01-04 (its first training
+ * seed). A 2-epoch recipe (156 updates) was tried first: it underfit the caption round (validation
+ * Hits@10 at round 0: 0.66 against 0.75), which put ADaFuSE 6.6 points below DAR at round 0 in the
+ * default cell, so the grid would have measured the recipe rather than the data.
+ *
  * @module
  */
 import { type SyntheticConfig, syntheticConfig } from "../data/synthetic/generator.ts";
 import { syntheticLatent } from "../data/synthetic/latent.ts";
-import type { TrainOverrides } from "../train/config.ts";
 import type { FigureSpec } from "../show/figures.ts";
 import { type ReproConfig, reproData, reproEval } from "./pipeline.ts";
 import { meanDegradation } from "./ablations.ts";
 import { type ComparisonRow, fmt, paperReference } from "./reference.ts";
-
-/**
- * What the cells change in the training recipe: nothing. Every cell trains with the base
- * config's recipe (`repro`: 6 epochs, 468 updates, about 2 minutes here), so the default cell is
- * the head of notebooks 01-04 (its first training seed) and 11 cells take about 35 minutes. A
- * 2-epoch recipe (156 updates) was tried first: it underfit the caption round (validation Hits@10
- * at round 0: 0.66 against 0.75), which put ADaFuSE 6.6 points below DAR at round 0 in the
- * default cell, so the grid would have measured the recipe rather than the data.
- */
-export const ROBUSTNESS_TRAIN_SET: Readonly<TrainOverrides> = Object.freeze({});
 
 /** Multipliers of the off-scene knobs (`genOffScene`, `genOffSceneHard`, `genOffScenePerWord`). */
 export const OFFSCENE_SCALES: readonly number[] = [0.5, 1, 2];
@@ -79,7 +74,10 @@ export function cellKnobs(
   return k;
 }
 
-/** The reproduction config of a cell: `base` with the cell's knobs and its first training seed. */
+/**
+ * The reproduction config of a cell: `base` (its training recipe unchanged) with the cell's knobs
+ * and its first training seed.
+ */
 export function cellConfig(base: Partial<ReproConfig>, cell: RobustnessCell): Partial<ReproConfig> {
   if (base.data) {
     throw new Error("robustness: the landscape regenerates synthetic data; unset config.data");
@@ -93,7 +91,6 @@ export function cellConfig(base: Partial<ReproConfig>, cell: RobustnessCell): Pa
       ...(base.synthetic ?? {}),
       ...cellKnobs(cell, base.preset, seed, base.synthetic),
     },
-    trainSet: { ...(base.trainSet ?? {}), ...ROBUSTNESS_TRAIN_SET },
   };
 }
 
