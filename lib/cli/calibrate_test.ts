@@ -14,6 +14,8 @@ Deno.test("calibrate CLI: a tiny search and confirmation write both reports", as
       "8",
       "--confirm-dialogues",
       "8",
+      "--data-seeds",
+      "4,5",
       "--confirm-seeds",
       "3",
       "--out",
@@ -26,8 +28,16 @@ Deno.test("calibrate CLI: a tiny search and confirmation write both reports", as
     assert.equal(rep.dialogues, 8);
     const md = await Deno.readTextFile(`${out}/report.md`);
     assert.ok(md.includes("| ChatIR Hits@10, visdial, round 0 |"), md);
+    assert.deepEqual(rep.search, {
+      textEvaluations: 0,
+      evaluations: 2,
+      dialogues: 8,
+      dataSeeds: [4, 5],
+      searchSeed: 0,
+    });
+    assert.ok(md.includes("--data-seeds 4,5 --search-seed 0 --confirm-seeds 3"), md);
     const search = JSON.parse(await Deno.readTextFile(`${out}/search.json`));
-    assert.equal(search.history.length, 2);
+    assert.equal(search.all.history.length, 2);
   } finally {
     await Deno.remove(out, { recursive: true });
   }

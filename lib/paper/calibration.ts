@@ -323,6 +323,8 @@ export interface MeasureOptions {
   dialogues?: number;
   /** Ranking worker threads (see lib/ranking.ts). */
   workers?: number | "auto";
+  /** Rank ChatIR only (DAR's statistics come back NaN): enough for ChatIR's targets. */
+  textOnly?: boolean;
 }
 
 /**
@@ -351,12 +353,18 @@ export async function measureCalibration(
         count: q,
       };
       chatir[b] = (await evaluateQueries(index, split, R, baseline("chatir", dim))).ranks;
-      dar[b] = (await evaluateQueries(index, split, R, baseline("dar", dim))).ranks;
+      if (!opts.textOnly) {
+        dar[b] = (await evaluateQueries(index, split, R, baseline("dar", dim))).ranks;
+      }
     }
   } finally {
     index.dispose();
   }
-  return statsFromRanks(chatir, dar, q, R, cfg.corpusSize);
+  if (!opts.textOnly) return statsFromRanks(chatir, dar, q, R, cfg.corpusSize);
+  const stats = statsFromRanks(chatir, chatir, q, R, cfg.corpusSize);
+  const nan = () => new Array(R).fill(NaN);
+  for (const b of BENCHMARKS) stats.dar[b] = nan();
+  return { ...stats, degradation: nan(), rankDrop: nan() };
 }
 
 /** The value of every target on `stats`, in the order of {@linkcode CALIBRATION_TARGETS}. */
@@ -384,16 +392,45 @@ export const CALIBRATION_KNOBS: readonly CalibrationKnob[] = [
   { key: "textNoise", lo: 0.3, hi: 0.9 },
   { key: "textNoisePerWord", lo: 0.0005, hi: 0.008, log: true },
   { key: "yesnoWeight", lo: 0.05, hi: 0.6 },
-  { key: "textGap", lo: 1.5, hi: 7 },
+  { key: "textGap", lo: 1.5, hi: 10 },
   { key: "genOffScene", lo: 0.002, hi: 0.08, log: true },
   { key: "genOffSceneHard", lo: 0.02, hi: 0.5, log: true },
   { key: "genOffScenePerWord", lo: 0.0002, hi: 0.006, log: true },
+  { key: "genOffScenePersist", lo: 0, hi: 1 },
   { key: "genDrop", lo: 0.05, hi: 0.6 },
   { key: "genDropHard", lo: 0.1, hi: 0.8 },
   { key: "genHallucWeight", lo: 0.3, hi: 2.5 },
   { key: "genNoise", lo: 0.1, hi: 0.9 },
   { key: "genSharedErr", lo: 0, hi: 2 },
 ];
+
+/**
+ * The knobs of the text side. ChatIR's numbers depend on these alone (the modality gap does not
+ * reorder a text-only ranking, and the generator draws from streams of its own), so the `text`
+ * stage of {@linkcode searchCalibration} fits them to ChatIR's targets first.
+ */
+export const TEXT_KNOBS: readonly (keyof SyntheticConfig)[] = [
+  "textNoise",
+  "textNoisePerWord",
+  "yesnoWeight",
+];
+
+/** What a stage of {@linkcode searchCalibration} moves and measures. */
+export type SearchStage = "all" | "text" | "generator";
+
+/** The knobs a stage moves and the targets its objective counts (indices into the table). */
+export function stagePlan(
+  stage: SearchStage,
+): { knobs: CalibrationKnob[]; targets: number[]; textOnly: boolean } {
+  const isText = (k: CalibrationKnob) => TEXT_KNOBS.includes(k.key);
+  const knobs = CALIBRATION_KNOBS.filter((k) =>
+    stage === "all" ? true : stage === "text" ? isText(k) : !isText(k)
+  );
+  const targets = CALIBRATION_TARGETS.map((t, i) => ({ t, i }))
+    .filter(({ t }) => stage !== "text" || t.id.startsWith("chatir"))
+    .map(({ i }) => i);
+  return { knobs, targets, textOnly: stage === "text" };
+}
 
 function _toUnit(k: CalibrationKnob, v: number): number {
   const u = k.log ? Math.log(v / k.lo) / Math.log(k.hi / k.lo) : (v - k.lo) / (k.hi - k.lo);
@@ -410,18 +447,18 @@ function _fromUnit(k: CalibrationKnob, u: number): number {
 export interface CalibrationCandidate {
   /** The knob values (only the searched ones). */
   knobs: Partial<SyntheticConfig>;
-  /** The objective on the search subset. */
+  /** The objective on the search subset (mean over the data seeds). */
   objective: number;
-  /** Targets met on the search subset. */
+  /** Targets met on the search subset on every data seed. */
   met: number;
-  /** The value of every target on the search subset (order of the table). */
+  /** The value of every target on the search subset, the worst over the data seeds (table order). */
   values: number[];
 }
 
 /** The `n` worst-missed targets of `values`, as `id=value` strings (for progress lines). */
 export function worstMisses(values: number[], n = 4): string[] {
   return CALIBRATION_TARGETS.map((t, i) => ({ t, v: values[i], m: targetMiss(t, values[i]) }))
-    .filter((x) => x.m > 0).sort((a, b) => b.m - a.m).slice(0, n)
+    .filter((x) => x.m > 0 && !Number.isNaN(x.v)).sort((a, b) => b.m - a.m).slice(0, n)
     .map((x) => `${x.t.id}=${x.v.toFixed(1)}`);
 }
 
@@ -429,8 +466,8 @@ export function worstMisses(values: number[], n = 4): string[] {
 export interface SearchOptions {
   /** Seed of the search's proposals. */
   searchSeed: number;
-  /** Data seed the search measures on. */
-  dataSeed: number;
+  /** Data seeds the search measures on (the objective is their mean; "met" means on every one). */
+  dataSeeds: number[];
   /** Dialogues per benchmark in the search. */
   dialogues: number;
   /** Candidate evaluations (the start counts as one). */
@@ -441,6 +478,11 @@ export interface SearchOptions {
   log?: (line: string) => void;
   /** Ranking worker threads. */
   workers?: number | "auto";
+  /**
+   * `all` (default) moves every knob against every target; `text` moves {@linkcode TEXT_KNOBS}
+   * against ChatIR's targets (ranking ChatIR alone); `generator` moves the others against all.
+   */
+  stage?: SearchStage;
 }
 
 /**
@@ -457,23 +499,34 @@ export async function searchCalibration(
 ): Promise<{ best: CalibrationCandidate; history: CalibrationCandidate[] }> {
   const rng = new Rng(opts.searchSeed);
   const log = opts.log ?? (() => {});
-  const knobs = CALIBRATION_KNOBS;
+  const { knobs, targets, textOnly } = stagePlan(opts.stage ?? "all");
+  const counted = targets.map((i) => CALIBRATION_TARGETS[i]);
   const evalAt = async (u: number[]): Promise<CalibrationCandidate> => {
     const kv = Object.fromEntries(knobs.map((k, i) => [k.key, _fromUnit(k, u[i])]));
-    const cfg = { ...base, ...kv, seed: opts.dataSeed } as SyntheticConfig;
-    const vals = targetValues(
-      await measureCalibration(cfg, {
-        dialogues: opts.dialogues,
-        workers: opts.workers,
-      }),
+    const perSeed: number[][] = [];
+    for (const seed of opts.dataSeeds) {
+      const cfg = { ...base, ...kv, seed } as SyntheticConfig;
+      perSeed.push(targetValues(
+        await measureCalibration(cfg, {
+          dialogues: opts.dialogues,
+          workers: opts.workers,
+          textOnly,
+        }),
+      ));
+    }
+    const met =
+      targets.filter((i) =>
+        perSeed.every((vals) => targetMiss(CALIBRATION_TARGETS[i], vals[i]) === 0)
+      ).length;
+    const objective = perSeed.reduce(
+      (a, vals) => a + calibrationObjective(targets.map((i) => vals[i]), counted),
+      0,
+    ) / perSeed.length;
+    // shown in progress lines and kept in the history: the value furthest outside its interval
+    const values = CALIBRATION_TARGETS.map((t, i) =>
+      perSeed.map((vals) => vals[i]).reduce((a, b) => targetMiss(t, b) > targetMiss(t, a) ? b : a)
     );
-    const met = vals.filter((v, i) => targetMiss(CALIBRATION_TARGETS[i], v) === 0).length;
-    return {
-      knobs: kv as Partial<SyntheticConfig>,
-      objective: calibrationObjective(vals),
-      met,
-      values: vals,
-    };
+    return { knobs: kv as Partial<SyntheticConfig>, objective, met, values };
   };
   let bestU = knobs.map((k) => _toUnit(k, base[k.key] as number));
   let best = await evalAt(bestU);
@@ -544,12 +597,29 @@ export interface CalibrationReport {
   total: number;
   /** The statistics per seed (the full curves). */
   stats: Record<string, CalibrationStats>;
+  /** How the knobs were found, when a search ran (absent: the preset was only confirmed). */
+  search?: SearchProvenance;
+}
+
+/** How a calibration search ran: enough to rerun it. */
+export interface SearchProvenance {
+  /** Evaluations of the text stage (0: none; the main search then moved every knob). */
+  textEvaluations: number;
+  /** Candidate evaluations. */
+  evaluations: number;
+  /** Dialogues per benchmark in each evaluation. */
+  dialogues: number;
+  /** Data seeds the search measured on. */
+  dataSeeds: number[];
+  /** Seed of the search's proposals. */
+  searchSeed: number;
 }
 
 /** Builds the report from the stats measured on each data seed. */
 export function calibrationReport(
   knobs: Partial<SyntheticConfig>,
   statsBySeed: Record<string, CalibrationStats>,
+  search?: SearchProvenance,
 ): CalibrationReport {
   const seeds = Object.keys(statsBySeed);
   const valsBySeed = Object.fromEntries(seeds.map((s) => [s, targetValues(statsBySeed[s])]));
@@ -576,11 +646,26 @@ export function calibrationReport(
     met: rows.filter((r) => r.met).length,
     total: rows.length,
     stats: statsBySeed,
+    ...(search ? { search } : {}),
   };
 }
 
 function _fmt(v: number): string {
   return Math.abs(v) >= 1000 ? v.toFixed(0) : v.toFixed(2);
+}
+
+function _searchLine(s: SearchProvenance, confirmSeeds: number[]): string {
+  const cmd = [
+    "deno task calibrate",
+    ...(s.textEvaluations > 1 ? [`--text-evaluations ${s.textEvaluations}`] : []),
+    `--evaluations ${s.evaluations}`,
+    `--dialogues ${s.dialogues}`,
+    `--data-seeds ${s.dataSeeds.join(",")}`,
+    `--search-seed ${s.searchSeed}`,
+    `--confirm-seeds ${confirmSeeds.join(",")}`,
+  ].join(" ");
+  return `Found by \`${cmd}\`: the search measured data seeds ${s.dataSeeds.join(", ")}, ` +
+    `the confirmation the seeds below.`;
 }
 
 /** The report as a Markdown table (every target, published, interval, ours per seed, met). */
@@ -593,6 +678,7 @@ export function reportMarkdown(rep: CalibrationReport): string {
       rep.seeds.join(", ")
     }; ${rep.dialogues} dialogues per benchmark; corpus ${rep.corpusSize}).`,
     "",
+    ...(rep.search ? [_searchLine(rep.search, rep.seeds), ""] : []),
     "Chosen knobs (the `default` preset): " +
     Object.entries(rep.knobs).map(([k, v]) => `\`${k}\` ${v}`).join(", ") + ".",
     "",

@@ -1,14 +1,19 @@
 import { assert, assertClose } from "../testing/assert.ts";
 import {
+  CALIBRATION_KNOBS,
   CALIBRATION_TARGETS,
   calibrationObjective,
   calibrationReport,
   CENTRE_WEIGHT,
+  measureCalibration,
   reportMarkdown,
+  stagePlan,
   statsFromRanks,
   targetMiss,
   targetValues,
+  TEXT_KNOBS,
 } from "./calibration.ts";
+import { syntheticConfig } from "../data/synthetic/generator.ts";
 import { type BenchmarkName, BENCHMARKS } from "../data/benchmarks.ts";
 
 Deno.test("calibration: misses and objective on hand cases", () => {
@@ -87,4 +92,22 @@ Deno.test("calibration: report of a perfect and a failing seed", () => {
   const md = reportMarkdown(rep);
   assert.ok(md.includes("| DAR average rank drop, visdial, mean over rounds 2..10 |"), md);
   assert.ok(md.includes("**no**"));
+});
+
+Deno.test("calibration: the text stage moves the text knobs against ChatIR's targets only", async () => {
+  const text = stagePlan("text");
+  assert.deepEqual(text.knobs.map((k) => k.key).sort(), [...TEXT_KNOBS].sort());
+  assert.ok(text.textOnly);
+  assert.ok(text.targets.length > 0);
+  for (const i of text.targets) assert.ok(CALIBRATION_TARGETS[i].id.startsWith("chatir"));
+  const gen = stagePlan("generator");
+  assert.equal(gen.knobs.length + text.knobs.length, CALIBRATION_KNOBS.length);
+  assert.ok(gen.knobs.every((k) => !TEXT_KNOBS.includes(k.key)));
+  assert.equal(gen.targets.length, CALIBRATION_TARGETS.length);
+  // ranking ChatIR alone gives the same ChatIR curves and no DAR numbers
+  const cfg = syntheticConfig("small", 3);
+  const both = await measureCalibration(cfg, { dialogues: 8 });
+  const alone = await measureCalibration(cfg, { dialogues: 8, textOnly: true });
+  assert.deepEqual(alone.chatir, both.chatir);
+  assert.ok(alone.dar.visdial.every(Number.isNaN) && alone.degradation.every(Number.isNaN));
 });

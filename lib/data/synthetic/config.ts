@@ -137,6 +137,11 @@ export interface SyntheticConfig {
   genOffSceneHard: number;
   /** Added to the off-scene probability per dialogue word beyond the caption (long prompts fail). */
   genOffScenePerWord: number;
+  /**
+   * Share of a generation's off-scene draws that reuse the dialogue's persistent draw (0: every
+   * round fails independently; 1: a dialogue whose prompt fails keeps failing as it grows).
+   */
+  genOffScenePersist: number;
   /** Cap of the off-scene probability, however long the dialogue. */
   genOffSceneMax: number;
   /** Probability each revealed concept is dropped from a generation, easy targets. */
@@ -198,40 +203,41 @@ const DEFAULT: Omit<SyntheticConfig, "preset" | "seed"> = {
   captionConcepts: 3,
   captionAttrProb: 0.3,
   captionWords: 12,
-  yesnoWeight: 0.2,
+  yesnoWeight: 0.232,
   openAttrProb: 0.5,
 
   textConceptMisalign: 0.5,
   textAttrMisalign: 1.5,
   textAttrWeight: 0.3,
   gapDims: 8,
-  textGap: 5.0,
-  textNoise: 0.57,
-  textNoisePerWord: 0.002,
+  textGap: 7.72,
+  textNoise: 0.579,
+  textNoisePerWord: 0.00187,
   textNoiseFresh: 0.2,
   textNoiseShape: 1.5,
   textErrIso: 0.5,
   textFreshConcepts: 2,
 
   genHardFrac: 0.3,
-  genOffScene: 0.03,
-  genOffSceneHard: 0.06,
-  genOffScenePerWord: 0.004,
+  genOffScene: 0.0684,
+  genOffSceneHard: 0.146,
+  genOffScenePerWord: 0.00357,
+  genOffScenePersist: 1,
   genOffSceneMax: 1,
-  genDrop: 0.15,
-  genDropHard: 0.3,
+  genDrop: 0.05,
+  genDropHard: 0.273,
   genDropPerWord: 0,
-  genSharedErr: 1.8,
+  genSharedErr: 0.991,
   genSharedErrWords: 20,
   genHallucinations: 4,
   genHallucFresh: 0.3,
-  genHallucWeight: 0.5,
+  genHallucWeight: 0.568,
   genHallucWeightHard: 1.5,
   genSceneCompletion: 0.3,
   genCompletionWeight: 0.5,
   genRandomAttrs: 6,
   genAttrWeight: 0.8,
-  genNoise: 0.3,
+  genNoise: 0.28,
   genGap: 0.2,
 
   profiles: BENCHMARK_PROFILES,

@@ -16,6 +16,7 @@ export interface _Prior {
   captionAttr: number; // attribute slot named by the caption, or -1
   errScale: number; // how hard this image is to describe: scales the encoder error
   halluc: Int32Array; // concepts the diffusion model tends to hallucinate for this dialogue
+  offU: number; // the dialogue's persistent off-scene draw (how prone its prompts are to fail)
 }
 
 /** Scratch buffers for one dialogue. */
@@ -29,7 +30,12 @@ export interface _Scratch {
   v3: Float64Array;
 }
 
-export function _prior(w: _World, rng: Rng): _Prior {
+/**
+ * The priors of one dialogue. Text-side draws come from `rng`; the dialogue's persistent
+ * off-scene draw comes from the diffusion model's stream `genRng` (only when
+ * `genOffScenePersist` > 0, so the text side never depends on a generator knob).
+ */
+export function _prior(w: _World, rng: Rng, genRng: Rng): _Prior {
   const { cfg, d, k } = w;
   // The persistent error: the description also fits a decoy scene, plus unstructured error.
   const err = new Float64Array(d);
@@ -48,7 +54,8 @@ export function _prior(w: _World, rng: Rng): _Prior {
   const errScale = rng.gamma(cfg.textNoiseShape) / cfg.textNoiseShape;
   const hard = rng.uniform() < cfg.genHardFrac;
   const captionAttr = rng.uniform() < cfg.captionAttrProb ? rng.int(w.J) : -1;
-  return { hard, err, errScale, captionAttr, halluc };
+  const offU = w.cfg.genOffScenePersist > 0 ? genRng.uniform() : -1;
+  return { hard, err, errScale, captionAttr, halluc, offU };
 }
 
 export function _text(
@@ -113,7 +120,10 @@ export function _generate(
     cfg.genOffSceneMax,
     (pr.hard ? cfg.genOffSceneHard : cfg.genOffScene) + cfg.genOffScenePerWord * extra,
   );
-  const off = rng.uniform() < pOff;
+  // A share `genOffScenePersist` of the draws is the dialogue's own: a prompt that fails once
+  // the dialogue is long enough keeps failing as it grows (pOff only rises with the words).
+  const u = rng.uniform();
+  const off = (pr.offU >= 0 && rng.uniform() < cfg.genOffScenePersist ? pr.offU : u) < pOff;
   if (off) {
     // A different scene altogether: another prototype, with its own made-up attributes.
     let p = rng.int(w.nProtos);

@@ -56,7 +56,12 @@
  * Failures grow with the dialogue's length: every word beyond the caption adds
  * `genOffScenePerWord` to the off-scene probability (capped at `genOffSceneMax`) and
  * `genDropPerWord` to the drop probability (capped at 0.95): a caption renders faithfully, long
- * and conflicting prompts are where diffusion models fail. Because the diffusion model reads the
+ * and conflicting prompts are where diffusion models fail. The off-scene draws persist: a share
+ * `genOffScenePersist` of them reuse one draw per dialogue, and since the probability only grows
+ * with the words, a dialogue whose prompt fails at some length keeps failing as it grows. Failures
+ * then hit fewer dialogues but last, which is what a degradation rate near 50% together with
+ * average rank drops of thousands of places (DAR's, ADaFuSE §3.1) asks of a stand-in: independent
+ * failures at the same per-round rate would let DAR's cumulative Hits@10 recover at the next round. Because the diffusion model reads the
  * same dialogue text as the text encoder, a generation inherits `genSharedErr` times the text's
  * persistent misreading (the decoy scene), ramping in as `1 − exp(−words/genSharedErrWords)`
  * over the words beyond the caption: an image cannot rescue every dialogue the text misreads. The generator draws from random
@@ -196,7 +201,7 @@ function _dialogSplit(
   const genRng = rng.fork(); // the diffusion model's own stream
   for (let q = 0; q < Q; q++) {
     const n = first + target[q];
-    const pr = _prior(w, rng);
+    const pr = _prior(w, rng, genRng);
     out.latent.hard[q] = pr.hard ? 1 : 0;
     _startDialogue(w, pr, sc, rng);
     _text(w, n, pr, sc, w.cfg.captionWords, rng);
@@ -229,7 +234,7 @@ function _benchmarks(
   const sc = _scratch(w);
   for (let q = 0; q < Q; q++) {
     const n = target[q];
-    const pr = _prior(w, rng);
+    const pr = _prior(w, rng, gen0Rng);
     // Round 0: the same caption, encoded once, and one generation from it, in every benchmark.
     _startDialogue(w, pr, sc, rng);
     _text(w, n, pr, sc, cfg.captionWords, rng);

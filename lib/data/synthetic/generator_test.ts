@@ -160,6 +160,34 @@ Deno.test("synthetic: off-scene generations have low cos(t, g)", () => {
   assert.equal(off.length, s.target.length * R);
 });
 
+Deno.test("synthetic: persistent off-scene draws keep failing once they fail", () => {
+  const off = (persist: number) =>
+    generateSynthetic(syntheticConfig("small", 7, { genOffScenePersist: persist }), {
+      benchmarksOnly: true,
+    });
+  const fresh = off(0);
+  const kept = off(1);
+  const R = kept.rounds;
+  for (const b of BENCHMARKS) {
+    // the knob is the generator's: the text side and the targets keep every byte
+    assert.ok(_equalBytes(kept.splits[b].text, fresh.splits[b].text), `${b}.text differs`);
+    const o = kept.latent[b].offScene;
+    let failed = 0;
+    for (let q = 0; q < kept.splits[b].target.length; q++) {
+      for (let r = 1; r < R; r++) {
+        assert.ok(o[q * R + r] >= o[q * R + r - 1], `${b} dialogue ${q}: recovered at round ${r}`);
+      }
+      failed += o[q * R + R - 1];
+    }
+    assert.ok(failed > 0, `${b}: no dialogue failed`);
+  }
+  // independent draws do recover: some dialogue is off-scene at one round and on-scene later
+  const o = fresh.latent.visdial.offScene;
+  let recovered = 0;
+  for (let i = 1; i < o.length; i++) if (i % R !== 0 && o[i - 1] > o[i]) recovered++;
+  assert.ok(recovered > 0, "expected recoveries with genOffScenePersist 0");
+});
+
 Deno.test("synthetic: config hash is stable and sees every knob", async () => {
   const a = syntheticConfig("small", 3);
   const b = syntheticConfig("small", 3);
