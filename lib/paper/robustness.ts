@@ -8,9 +8,10 @@
  *
  * The cells leave the training recipe as the base config has it (`repro`: 6 epochs, 468 updates,
  * about 2 minutes here), so the default cell is the head of notebooks 01-04 (its first training
- * seed). A 2-epoch recipe (156 updates) was tried first: it underfit the caption round (validation
- * Hits@10 at round 0: 0.66 against 0.75), which put ADaFuSE 6.6 points below DAR at round 0 in the
- * default cell, so the grid would have measured the recipe rather than the data.
+ * seed). A 2-epoch recipe (156 updates) was tried first, on the previous stand-in: it underfit the
+ * caption round (validation Hits@10 at round 0: 0.66 against 0.75), which put ADaFuSE 6.6 points
+ * below DAR at round 0 in the default cell, so the grid would have measured the recipe rather than
+ * the data.
  *
  * @module
  */
