@@ -5,24 +5,24 @@
  * and a report of every target (JSON + Markdown).
  *
  * ```sh
- * deno run -A lib/cli/calibrate.ts [--text-evaluations N] [--evaluations N] [--dialogues Q] [--search-seed S]
- *   [--data-seeds 3,4] [--confirm-seeds 1,2] [--confirm-dialogues Q] [--preset default|small]
- *   [--out DIR]
+ * deno run -A lib/cli/calibrate.ts [--text-evaluations N] [--evaluations N] [--dialogues Q]
+ *   [--search-seed S] [--data-seeds 3,4] [--confirm-seeds 1,2] [--confirm-dialogues Q]
+ *   [--preset default|small] [--out DIR]
  * ```
  *
  * Defaults: 12 evaluations on 300 dialogues per benchmark of data seeds 3 and 4 (ranked against
  * the full corpus; the objective is the mean over the seeds), confirmation on all dialogues of
  * data seeds 1 and 2, which the search never saw; report in `data/calibration/` (`report.json`,
- * `report.md`, `search.json`). The `default` preset was chosen with `--evaluations 20
- * --dialogues 2064` (the command in `data/calibration/report.md`).
+ * `report.md`, `search.json`). The `default` preset came from three runs, each starting from the
+ * previous default (the README says which); `data/calibration/report.md` names the last one.
  *
  * With `--text-evaluations N` a first stage fits the text knobs alone (`TEXT_KNOBS`) to
  * ChatIR's targets, ranking ChatIR only; the main search then moves the generator's knobs (the
  * modality gap and the diffusion model's) against every target.
  *
- * `--evaluations 1` (or 0, and no text stage) skips the search and only confirms the `default` preset. The chosen
- * knobs are printed; they are the `default` preset of `lib/data/synthetic/config.ts` once copied
- * there (the report says which values were confirmed).
+ * `--evaluations 1` (or 0, and no text stage) skips the search and only confirms the `default`
+ * preset. The chosen knobs are printed; they are the `default` preset of
+ * `lib/data/synthetic/config.ts` once copied there (the report says which values were confirmed).
  *
  * @module
  */
@@ -41,9 +41,8 @@ import {
 } from "../paper/calibration.ts";
 
 const USAGE = "usage: deno run -A lib/cli/calibrate.ts [--text-evaluations N] [--evaluations N] " +
-  "[--dialogues Q] " +
-  "[--search-seed S] [--data-seeds 3,4] [--confirm-seeds 1,2] [--confirm-dialogues Q] " +
-  "[--preset default|small] [--out DIR]";
+  "[--dialogues Q] [--search-seed S] [--data-seeds 3,4] [--confirm-seeds 1,2] " +
+  "[--confirm-dialogues Q] [--preset default|small] [--out DIR]";
 
 function _int(v: string | undefined, name: string, dflt: number): number {
   if (v === undefined) return dflt;

@@ -451,7 +451,7 @@ export interface CalibrationCandidate {
   objective: number;
   /** Targets met on the search subset on every data seed. */
   met: number;
-  /** The value of every target on the search subset, the worst over the data seeds (table order). */
+  /** Every target's value on the search subset, the worst over the data seeds (table order). */
   values: number[];
 }
 

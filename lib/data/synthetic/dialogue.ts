@@ -54,7 +54,7 @@ export function _prior(w: _World, rng: Rng, genRng: Rng): _Prior {
   const errScale = rng.gamma(cfg.textNoiseShape) / cfg.textNoiseShape;
   const hard = rng.uniform() < cfg.genHardFrac;
   const captionAttr = rng.uniform() < cfg.captionAttrProb ? rng.int(w.J) : -1;
-  const offU = w.cfg.genOffScenePersist > 0 ? genRng.uniform() : -1;
+  const offU = cfg.genOffScenePersist > 0 ? genRng.uniform() : -1;
   return { hard, err, errScale, captionAttr, halluc, offU };
 }
 
