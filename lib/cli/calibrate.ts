@@ -13,7 +13,7 @@
  * Defaults: 12 evaluations on 300 dialogues per benchmark of data seeds 3 and 4 (ranked against
  * the full corpus; the objective is the mean over the seeds), confirmation on all dialogues of
  * data seeds 1 and 2, which the search never saw; report in `data/calibration/` (`report.json`,
- * `report.md`, `search.json`). The `default` preset came from three runs, each starting from the
+ * `report.md`, `search.json`). The `default` preset came from four runs, each starting from the
  * previous default (the README says which); `data/calibration/report.md` names the last one.
  *
  * With `--text-evaluations N` a first stage fits the text knobs alone (`TEXT_KNOBS`) to

@@ -650,6 +650,19 @@ export function calibrationReport(
   };
 }
 
+/** Targets met per data seed of the report (seed → count), from its rows and intervals. */
+export function metBySeed(rep: Pick<CalibrationReport, "rows" | "seeds">): Record<string, number> {
+  const inside = (r: ReportRow, v: number) =>
+    Number.isFinite(v) && v >= (r.interval[0] ?? -Infinity) && v <= (r.interval[1] ?? Infinity);
+  return Object.fromEntries(
+    rep.seeds.map((s) => [String(s), rep.rows.filter((r) => inside(r, r.values[s])).length]),
+  );
+}
+
+function _perSeed(rep: CalibrationReport): string {
+  return Object.entries(metBySeed(rep)).map(([s, n]) => `${n} on seed ${s}`).join(", ");
+}
+
 function _fmt(v: number): string {
   return Math.abs(v) >= 1000 ? v.toFixed(0) : v.toFixed(2);
 }
@@ -676,7 +689,9 @@ export function reportMarkdown(rep: CalibrationReport): string {
     "",
     `Met on every seed: **${rep.met} of ${rep.total}** targets (data seeds ${
       rep.seeds.join(", ")
-    }; ${rep.dialogues} dialogues per benchmark; corpus ${rep.corpusSize}).`,
+    }; ${rep.dialogues} dialogues per benchmark; corpus ${rep.corpusSize}); per seed: ${
+      _perSeed(rep)
+    }.`,
     "",
     ...(rep.search ? [_searchLine(rep.search, rep.seeds), ""] : []),
     "Chosen knobs (the `default` preset): " +

@@ -6,6 +6,7 @@ import {
   calibrationReport,
   CENTRE_WEIGHT,
   measureCalibration,
+  metBySeed,
   reportMarkdown,
   stagePlan,
   statsFromRanks,
@@ -92,6 +93,11 @@ Deno.test("calibration: report of a perfect and a failing seed", () => {
   const md = reportMarkdown(rep);
   assert.ok(md.includes("| DAR average rank drop, visdial, mean over rounds 2..10 |"), md);
   assert.ok(md.includes("**no**"));
+  // seed 2 misses exactly the rank drop: per-seed counts say so
+  const perSeed = metBySeed(rep);
+  assert.equal(perSeed["2"], perSeed["1"] - 1);
+  assert.equal(rep.met, perSeed["2"]);
+  assert.ok(md.includes(`per seed: ${perSeed["1"]} on seed 1, ${perSeed["2"]} on seed 2.`), md);
 });
 
 Deno.test("calibration: the text stage moves the text knobs against ChatIR's targets only", async () => {

@@ -82,7 +82,8 @@ Deno.test("calibrationTable: one column per data seed, the interval as text, met
   assert.equal(missedTargets(rep)[0].target, "DAR rate");
   assert.equal(
     calibrationSummary(rep),
-    "met 1 of 2 on data seeds 1, 2 (2,064 dialogues per benchmark, corpus 50,000)",
+    "met 1 of 2 on data seeds 1, 2 (2,064 dialogues per benchmark, corpus 50,000); per seed: " +
+      "1 on seed 1, 2 on seed 2",
   );
 });
 

@@ -203,7 +203,7 @@ const DEFAULT: Omit<SyntheticConfig, "preset" | "seed"> = {
   captionConcepts: 3,
   captionAttrProb: 0.3,
   captionWords: 12,
-  yesnoWeight: 0.232,
+  yesnoWeight: 0.268,
   openAttrProb: 0.5,
 
   textConceptMisalign: 0.5,

@@ -70,11 +70,10 @@
  *
  * What the default preset gives is in `data/calibration/report.md` (written by
  * `deno task calibrate`; data seeds 1 and 2, all 2,064 dialogues per benchmark, exact ranking
- * over the 50,000-image corpus): 40 of the 42 published baseline targets met on both seeds, every
- * DAR target among them (degradation 48.6-55.1% from round 2, average rank drop about 8,000, DAR −
- * ChatIR +0.05/+0.68 at round 0 and +1.3 to +6.9 at round 10). Missed by a fraction of a point:
- * ChatIR's ChatGPT − Human at round 10 on seed 2 (4.12, 0..4) and Flan below Human at round 8 on
- * seed 1 (+0.19).
+ * over the 50,000-image corpus): all 42 published baseline targets met on seed 2 and 41 on seed
+ * 1, every DAR target on both (degradation 48.8-55.0% from round 2, average rank drop about
+ * 8,000, DAR − ChatIR +0.05/+0.68 at round 0 and +1.2 to +6.9 at round 10). Missed by 0.02
+ * points: ChatIR on ChatGPT_BLIP2 at round 10 on seed 1 (83.82, 78.8..83.8).
  *
  * **Splits.** The four benchmarks share the same targets in the same order and the same round 0
  * (one caption, one generation from it) and differ only in how their later rounds go; their
