@@ -652,14 +652,15 @@ export function calibrationReport(
 
 /** Targets met per data seed of the report (seed → count), from its rows and intervals. */
 export function metBySeed(rep: Pick<CalibrationReport, "rows" | "seeds">): Record<string, number> {
-  const inside = (r: ReportRow, v: number) =>
-    Number.isFinite(v) && v >= (r.interval[0] ?? -Infinity) && v <= (r.interval[1] ?? Infinity);
+  const miss = (r: ReportRow, v: number) =>
+    targetMiss({ lo: r.interval[0] ?? -Infinity, hi: r.interval[1] ?? Infinity, scale: 1 }, v);
   return Object.fromEntries(
-    rep.seeds.map((s) => [String(s), rep.rows.filter((r) => inside(r, r.values[s])).length]),
+    rep.seeds.map((s) => [String(s), rep.rows.filter((r) => miss(r, r.values[s]) === 0).length]),
   );
 }
 
-function _perSeed(rep: CalibrationReport): string {
+/** {@linkcode metBySeed} in words: `41 on seed 1, 42 on seed 2`. */
+export function metBySeedText(rep: Pick<CalibrationReport, "rows" | "seeds">): string {
   return Object.entries(metBySeed(rep)).map(([s, n]) => `${n} on seed ${s}`).join(", ");
 }
 
@@ -690,7 +691,7 @@ export function reportMarkdown(rep: CalibrationReport): string {
     `Met on every seed: **${rep.met} of ${rep.total}** targets (data seeds ${
       rep.seeds.join(", ")
     }; ${rep.dialogues} dialogues per benchmark; corpus ${rep.corpusSize}); per seed: ${
-      _perSeed(rep)
+      metBySeedText(rep)
     }.`,
     "",
     ...(rep.search ? [_searchLine(rep.search, rep.seeds), ""] : []),

@@ -10,7 +10,7 @@
 import type { FigureSpec } from "../show/figures.ts";
 import { hitsCumulative } from "../eval/metrics.ts";
 import { DATA_DIR } from "../runtime/paths.ts";
-import { type CalibrationReport, metBySeed } from "./calibration.ts";
+import { type CalibrationReport, metBySeedText } from "./calibration.ts";
 import type { DegradationSeries } from "./fig1_degradation.ts";
 import {
   benchmarkPanelsLayout,
@@ -98,7 +98,7 @@ export function calibrationSummary(rep: CalibrationReport): string {
   const n = (v: number) => v.toLocaleString("en-US");
   return `met ${rep.met} of ${rep.total} on data seeds ${rep.seeds.join(", ")} ` +
     `(${n(rep.dialogues)} dialogues per benchmark, corpus ${n(rep.corpusSize)}); per seed: ` +
-    Object.entries(metBySeed(rep)).map(([s, k]) => `${k} on seed ${s}`).join(", ");
+    metBySeedText(rep);
 }
 
 /** The rows not met, with our value per seed and the interval (for the "what is missed" cell). */
