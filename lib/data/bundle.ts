@@ -436,11 +436,17 @@ export interface BundleInput {
   >;
   /** Extra manifest keys (JSON-able), e.g. `source`, `config`. */
   extra?: Record<string, unknown>;
+  /**
+   * Splits whose `text` and `gen` are stored as float16 (half the bytes; read back as float32,
+   * rounded to about 3 significant digits): for large training splits. Default: none.
+   */
+  half?: readonly string[];
 }
 
 /**
  * Writes a bundle: fp32 `.npy` files (`corpus.npy`, `<split>_text.npy`, `<split>_gen.npy`,
- * int32 `<split>_target.npy`, and `<split>_images.npy` for a split with a pool), each atomically, and `manifest.json` last, so that a reader
+ * int32 `<split>_target.npy`, and `<split>_images.npy` for a split with a pool; fp16 text and
+ * gen for the splits in `half`), each atomically, and `manifest.json` last, so that a reader
  * never sees a manifest naming files not yet written.
  *
  * @param dir the folder (created if needed).
@@ -487,16 +493,25 @@ export async function writeBundle(dir: string, b: BundleInput): Promise<void> {
       }
     }
   }
+  for (const name of b.half ?? []) {
+    if (!b.splits[name]) {
+      throw new Error(`${where}: half names split '${name}', which is not given`);
+    }
+  }
   for (const k of Object.keys(b.extra ?? {})) {
     if (["dim", "rounds", "corpus", "splits"].includes(k)) {
       throw new Error(`${where}: extra key '${k}' would overwrite the manifest's own field`);
     }
   }
   await Deno.mkdir(dir, { recursive: true });
-  const put = (file: string, shape: number[], data: Float32Array | Int32Array) =>
+  const put = (file: string, shape: number[], data: Float32Array | Int32Array, half = false) =>
     writeFileAtomic(
       _join(dir, file),
-      encodeNpy({ dtype: data instanceof Float32Array ? "float32" : "int32", shape, data }),
+      encodeNpy(
+        half
+          ? { dtype: "float16", shape, data: Float16Array.from(data as Float32Array) }
+          : { dtype: data instanceof Float32Array ? "float32" : "int32", shape, data },
+      ),
     );
   await put("corpus.npy", [n, dim], corpus);
   const splits: Record<string, ManifestSplit> = {};
@@ -507,8 +522,9 @@ export async function writeBundle(dir: string, b: BundleInput): Promise<void> {
       gen: `${name}_gen.npy`,
       target: `${name}_target.npy`,
     };
-    await put(files.text, [q, rounds, dim], s.text);
-    await put(files.gen, [q, rounds, dim], s.gen);
+    const half = (b.half ?? []).includes(name);
+    await put(files.text, [q, rounds, dim], s.text, half);
+    await put(files.gen, [q, rounds, dim], s.gen, half);
     await put(files.target, [q], s.target);
     if (s.images !== undefined) {
       files.images = `${name}_images.npy`;

@@ -21,6 +21,19 @@ export interface NdArray {
   data: Float32Array | Float64Array | Int32Array | Uint8Array;
 }
 
+/**
+ * A float16 array to write (compact storage of large splits); {@linkcode readNpy} decodes
+ * `<f2` files to float32, so it is never read back as one.
+ */
+export interface HalfArray {
+  /** Always `float16`. */
+  dtype: "float16";
+  /** Dimensions, outermost first. */
+  shape: number[];
+  /** The elements in row-major order. */
+  data: Float16Array;
+}
+
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const RESAVE = "save with numpy.save(path, np.ascontiguousarray(x, dtype='<f4'))";
 
@@ -133,9 +146,8 @@ export function readNpy(bytes: Uint8Array, name = "array"): NdArray {
     case "b1":
       return { dtype: "bool", shape, data: new Uint8Array(raw).map((v) => (v ? 1 : 0)) };
     case "f2": {
-      const h = new Uint16Array(raw);
       const out = new Float32Array(count);
-      for (let i = 0; i < count; i++) out[i] = halfToFloat(h[i]);
+      out.set(new Float16Array(raw)); // exact: every half is a float32
       return { dtype: "float32", shape, data: out };
     }
     default: { // i8
@@ -156,7 +168,8 @@ export function readNpy(bytes: Uint8Array, name = "array"): NdArray {
   }
 }
 
-const DESCR: Record<NdDtype, string> = {
+const DESCR: Record<NdDtype | "float16", string> = {
+  float16: "<f2",
   float32: "<f4",
   float64: "<f8",
   int32: "<i4",
@@ -170,7 +183,7 @@ const DESCR: Record<NdDtype, string> = {
  *
  * @throws when the data length disagrees with the shape or the typed array with the dtype.
  */
-export function encodeNpy(arr: NdArray): Uint8Array {
+export function encodeNpy(arr: NdArray | HalfArray): Uint8Array {
   const count = arr.shape.reduce((a, b) => a * b, 1);
   if (arr.data.length !== count) {
     throw new Error(
@@ -178,6 +191,7 @@ export function encodeNpy(arr: NdArray): Uint8Array {
     );
   }
   const want = {
+    float16: Float16Array,
     float32: Float32Array,
     float64: Float64Array,
     int32: Int32Array,

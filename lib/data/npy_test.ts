@@ -82,3 +82,14 @@ Deno.test("halfToFloat decodes subnormals, infinities and NaN", () => {
   assert.ok(Number.isNaN(halfToFloat(0x7e00)));
   assert.equal(halfToFloat(0x3c00), 1);
 });
+
+Deno.test("encodeNpy writes float16 that readNpy reads back as float32", () => {
+  const x = Float32Array.from([0.1, -1.5, 65504, 2 ** -24, 0.33333334]);
+  const back = readNpy(
+    encodeNpy({ dtype: "float16", shape: [5], data: Float16Array.from(x) }),
+    "half.npy",
+  );
+  assert.equal(back.dtype, "float32");
+  assert.deepEqual(Array.from(back.data), Array.from(Float16Array.from(x)));
+  assert.ok(Math.abs(back.data[0] - 0.1) < 1e-4);
+});

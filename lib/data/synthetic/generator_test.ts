@@ -132,6 +132,17 @@ Deno.test("synthetic: the pools change no corpus or benchmark byte", () => {
   }
 });
 
+Deno.test("synthetic: the training split's size changes no corpus or benchmark byte", () => {
+  const twice = generateSynthetic(syntheticConfig("small", 7, { trainSize: 1_024 }));
+  assert.equal(twice.splits.train.target.length, 1_024);
+  assert.ok(_equalBytes(twice.corpus, small.corpus), "corpus differs with another train size");
+  for (const b of BENCHMARKS) {
+    for (const k of ["text", "gen", "target"] as const) {
+      assert.ok(_equalBytes(twice.splits[b][k], small.splits[b][k]), `${b}.${k} differs`);
+    }
+  }
+});
+
 Deno.test("synthetic: text gets more informative with rounds, Flan's least", () => {
   const gain = (b: string) => _meanCos(b, "text", 10) - _meanCos(b, "text", 0);
   assert.ok(gain("chatgpt_blip2") > 0, `chatgpt text gain ${gain("chatgpt_blip2")} <= 0`);
