@@ -8,7 +8,7 @@
  * @module
  */
 import type { EvalOutput } from "../eval/evaluate.ts";
-import { type RocCurve, rocCurve, thinCurve } from "../eval/roc.ts";
+import { type RocCurve, rocCurve, thinCurve } from "../runtime/roc.ts";
 import type { FigureSpec } from "../show/figures.ts";
 import { type ReproConfig, reproEval, reproSeeds } from "./pipeline.ts";
 import { benchmarkTruths } from "./cases.ts";

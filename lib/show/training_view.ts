@@ -1,7 +1,9 @@
 /**
  * A training run in view: its `log.jsonl` read back (lib/train.ts writes it) and drawn as the
  * curves a reader checks first: loss, learning rate and gradient norm per update, validation
- * Hits@K per epoch, the gate's mean ± sd and the router's expert load over training.
+ * Hits@K per epoch, the gate's mean ± sd and the router's expert load over training, and what
+ * each validation measured of the gate's learning (its spread, slope against cos(t, g) and
+ * off-scene AUC) beside the selection and held-out galleries.
  *
  * @module
  */
@@ -148,8 +150,83 @@ export function gateRouterFigure(
   };
 }
 
-/** One row per validation: epoch, update, training loss, val metric and Hits@K (percent). */
-export function trainingTable(log: TrainLog, k = 10): Record<string, number>[] {
+/**
+ * The gate's learning in view, one point per validation against updates, four panels: the
+ * epoch's training loss; the selection metric on the selection gallery (val + train pools) and
+ * on the held-out gallery (no training image); the image weight `1 − w` on the val pairs (mean ±
+ * sd); its slope against cos(t, g) and the AUC with which a low image weight flags off-scene
+ * generations (0.5 = blind). Logs written before these were recorded draw the first two only.
+ */
+export function gateLearningFigure(
+  log: TrainLog,
+  title = "The gate's learning over training",
+  k = 10,
+): FigureSpec {
+  const ev = log.evals;
+  const x = ev.map((e) => e.step);
+  const pts = (y: (number | null)[], name: string, ax: string, color: string, dash = "solid") => ({
+    type: "scatter",
+    mode: "lines+markers",
+    x,
+    y,
+    name,
+    xaxis: `x${ax}`,
+    yaxis: `y${ax}`,
+    line: { color, dash },
+  });
+  const pct = (v: number | null | undefined) => (v === null || v === undefined ? null : 100 * v);
+  const iw = ev.map((e) => e.gate?.mean ?? null);
+  const sd = ev.map((e) => e.gate?.sd ?? null);
+  return {
+    data: [
+      pts(ev.map((e) => e.trainLoss), "training loss (epoch mean)", "", "#1f77b4"),
+      pts(
+        ev.map((e) => 100 * e.valMetric),
+        `val mean Hits@${k}, selection gallery`,
+        "2",
+        "#7f7f7f",
+      ),
+      pts(
+        ev.map((e) => pct(e.heldOutMetric)),
+        "the same, held-out gallery",
+        "2",
+        "#17becf",
+        "dash",
+      ),
+      {
+        ...pts(iw, "image weight 1 − w (val pairs)", "3", "#2ca02c"),
+        error_y: { type: "data", array: sd.map((v) => v ?? 0), visible: true },
+      },
+      pts(ev.map((e) => e.gate?.slope ?? null), "slope of 1 − w against cos(t, g)", "4", "#9467bd"),
+      pts(
+        ev.map((e) => e.gate?.auc ?? null),
+        "AUC of low 1 − w for off-scene",
+        "4",
+        "#8c564b",
+        "dot",
+      ),
+    ],
+    layout: {
+      title: { text: title },
+      grid: { rows: 2, columns: 2, pattern: "independent" },
+      xaxis: _axis("update"),
+      yaxis: _axis("InfoNCE loss"),
+      xaxis2: _axis("update"),
+      yaxis2: _axis(`validation mean Hits@${k} (%)`),
+      xaxis3: _axis("update"),
+      yaxis3: _axis("image weight 1 − w"),
+      xaxis4: _axis("update"),
+      yaxis4: _axis("slope / AUC"),
+      legend: { orientation: "h", y: -0.15 },
+    },
+  };
+}
+
+/**
+ * One row per validation: epoch, update, training loss, val metric and Hits@K (percent), the
+ * held-out gallery's metric and the gate's statistics on the val pairs (blank in older logs).
+ */
+export function trainingTable(log: TrainLog, k = 10): Record<string, number | null>[] {
   return log.evals.map((e) => ({
     epoch: e.epoch + 1,
     update: e.step,
@@ -157,5 +234,13 @@ export function trainingTable(log: TrainLog, k = 10): Record<string, number>[] {
     [`val mean Hits@${k} %`]: 100 * e.valMetric,
     "val round 0 %": 100 * e.valHits[0],
     "val last round %": 100 * e.valHits.at(-1)!,
+    "held-out mean %": e.heldOutMetric === null || e.heldOutMetric === undefined
+      ? null
+      : 100 * e.heldOutMetric,
+    "image weight": e.gate?.mean ?? null,
+    "sd": e.gate?.sd ?? null,
+    "slope vs cos(t, g)": e.gate?.slope ?? null,
+    "R²": e.gate?.r2 ?? null,
+    "off-scene AUC": e.gate?.auc ?? null,
   }));
 }

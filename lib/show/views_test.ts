@@ -3,6 +3,7 @@ import { loadBundle } from "../data/bundle.ts";
 import { ROOT } from "../runtime/paths.ts";
 import { bundleSummary, cosineByRound, dataFigure, hitsTable, splitCosines } from "./data_view.ts";
 import {
+  gateLearningFigure,
   gateRouterFigure,
   parseTrainLog,
   trainingCurvesFigure,
@@ -71,15 +72,26 @@ const LOG = [
     samplesPerSec: 9,
   },
   { type: "eval", epoch: 0, step: 2, trainLoss: 2.5, valMetric: 0.5, valHits: [0.25, 0.75] },
+  {
+    type: "eval",
+    epoch: 1,
+    step: 4,
+    trainLoss: 2.25,
+    valMetric: 0.5,
+    valHits: [0.5, 0.5],
+    heldOutMetric: 0.25,
+    heldOutHits: [0.25, 0.25],
+    gate: { mean: 0.3, sd: 0.1, slope: 0.5, r2: 0.2, auc: 0.7 },
+  },
 ].map((o) => JSON.stringify(o)).join("\n") + "\n";
 
 Deno.test("parseTrainLog splits step and eval lines; a torn line names its number", () => {
   const log = parseTrainLog(LOG);
   assert.equal(log.steps.length, 2);
-  assert.equal(log.evals.length, 1);
+  assert.equal(log.evals.length, 2);
   assert.throws(
     () => parseTrainLog(LOG + '{"type": "st', "run/log.jsonl"),
-    /run\/log\.jsonl:4: not JSON/,
+    /run\/log\.jsonl:5: not JSON/,
   );
 });
 
@@ -87,19 +99,35 @@ Deno.test("training figures and table carry the logged values", () => {
   const log = parseTrainLog(LOG);
   const curves = trainingCurvesFigure(log);
   assert.deepEqual(curves.data[0].y, [3, 2]);
-  assert.deepEqual(curves.data[3].y, [50]); // val mean Hits@10 in percent
-  assert.deepEqual(curves.data[5].y, [75]); // last round
+  assert.deepEqual(curves.data[3].y, [50, 50]); // val mean Hits@10 in percent
+  assert.deepEqual(curves.data[5].y, [75, 50]); // last round
   const gr = gateRouterFigure(log);
   assertClose(gr.data[0].y, [0.6, 0.8, 0.4, 0.4], 1e-12, "band: mean+sd, then mean−sd reversed");
   assert.deepEqual(gr.data.slice(2).map((t) => t.y), [[0.5, 0.4], [0.5, 0.6]]);
-  assert.deepEqual(trainingTable(log), [{
+  const none = {
+    "held-out mean %": null,
+    "image weight": null,
+    sd: null,
+    "slope vs cos(t, g)": null,
+    "R²": null,
+    "off-scene AUC": null,
+  };
+  assert.deepEqual(trainingTable(log)[0], {
     epoch: 1,
     update: 2,
     "train loss": 2.5,
     "val mean Hits@10 %": 50,
     "val round 0 %": 25,
     "val last round %": 75,
-  }]);
+    ...none,
+  });
+  assert.deepEqual(trainingTable(log)[1]["off-scene AUC"], 0.7);
+  // the gate's learning: an older log line (no gate, no held-out gallery) draws as gaps
+  const gl = gateLearningFigure(log);
+  assert.deepEqual(gl.data.map((t) => t.x), Array(6).fill([2, 4]));
+  assert.deepEqual(gl.data[2].y, [null, 25]); // held-out gallery, percent
+  assert.deepEqual(gl.data[3].y, [null, 0.3]); // image weight
+  assert.deepEqual(gl.data[5].y, [null, 0.7]); // AUC
 });
 
 Deno.test("hitsTable: one row per method, cumulative Hits@K per round; a missing K is named", () => {

@@ -33,7 +33,14 @@ import {
   type TrainEngine,
   validateTrainConfig,
 } from "./config.ts";
-import { _pool, _split, _valGallery, validationHits } from "./validate.ts";
+import {
+  _heldOutGallery,
+  _pool,
+  _split,
+  _valGallery,
+  type GateStats,
+  validate,
+} from "./validate.ts";
 import {
   _dataSignature,
   _loadModelInto,
@@ -44,7 +51,7 @@ import {
 } from "./run_dir.ts";
 import { _createEngine, type _Engine } from "./engines.ts";
 
-export { validationHits } from "./validate.ts";
+export { type GateStats, gateStats, validate, validationHits } from "./validate.ts";
 export { GradAccumulator } from "./engines.ts";
 
 /** One split of a bundle, as training reads it (lib/data/bundle.ts's splits have this shape). */
@@ -64,6 +71,11 @@ export interface TrainSplit {
   images?: Float32Array;
   /** Rows of `images`. */
   imageCount?: number;
+  /**
+   * Latent truth of a synthetic split, `[count, rounds]`: 1 where the generation went off-scene
+   * (lib/data/synthetic/latent.ts). Absent for real embeddings; validation then logs no AUC.
+   */
+  offScene?: Uint8Array;
 }
 
 /** The data training needs (lib/data/bundle.ts's `Bundle` has this shape). */
@@ -116,6 +128,16 @@ export interface EvalRecord {
   valMetric: number;
   /** Cumulative Hits@K per round 0..R−1, as fractions. */
   valHits: number[];
+  /**
+   * The selection metric on the held-out gallery (val pool + corpus images, no training image;
+   * lib/train/validate.ts), a diagnostic never used to select. Absent in older logs, null
+   * without a val pool.
+   */
+  heldOutMetric?: number | null;
+  /** Cumulative Hits@K per round on the held-out gallery. */
+  heldOutHits?: number[] | null;
+  /** The gate over the validation pairs (absent in older logs). */
+  gate?: GateStats;
 }
 
 /** Progress reported to `onProgress` after every update. */
@@ -285,6 +307,7 @@ export async function train(
 
   const model = FusionHead.create(mcfg, c.seed);
   let index: CorpusIndex | null = null;
+  let heldOutIndex: CorpusIndex | null = null;
   let engine: _Engine | null = null;
   const state: _State = prev ?? {
     version: 1,
@@ -431,13 +454,28 @@ export async function train(
         await eng.sync();
         if ((epoch + 1) % c.evalEvery === 0 || epoch === c.epochs - 1) {
           index ??= prepareCorpus(_valGallery(data, trainSplit, valSplit), d);
-          const ev = await validationHits(model, index, valSplit, R, c.valK, c.maxValDialogues);
+          if (!heldOutIndex) {
+            const held = _heldOutGallery(data, valSplit);
+            if (held) heldOutIndex = prepareCorpus(held, d);
+          }
+          const ev = await validate(
+            model,
+            index,
+            valSplit,
+            R,
+            c.valK,
+            c.maxValDialogues,
+            heldOutIndex,
+          );
           const rec: EvalRecord = {
             epoch,
             step: state.step,
             trainLoss,
             valMetric: ev.metric,
             valHits: ev.hits,
+            heldOutMetric: ev.heldOut?.metric ?? null,
+            heldOutHits: ev.heldOut?.hits ?? null,
+            gate: ev.gate,
           };
           state.history.push(rec);
           writeLog({ type: "eval", ...rec });
@@ -447,6 +485,10 @@ export async function train(
               `(round 0 ${(100 * ev.hits[0]).toFixed(1)}%, last ${
                 (100 * ev.hits[R - 1]).toFixed(1)
               }%)` +
+              (ev.heldOut ? `, held-out gallery ${(100 * ev.heldOut.metric).toFixed(2)}%` : "") +
+              `; image weight ${ev.gate.mean.toFixed(3)} ± ${ev.gate.sd.toFixed(3)}, slope ` +
+              `${ev.gate.slope.toFixed(3)} (R² ${ev.gate.r2.toFixed(3)})` +
+              (ev.gate.auc === null ? "" : `, off-scene AUC ${ev.gate.auc.toFixed(3)}`) +
               (better ? " best so far" : ""),
           );
           if (better) {
@@ -473,6 +515,7 @@ export async function train(
     (engine as _Engine | null)?.dispose();
     model.dispose();
     (index as CorpusIndex | null)?.dispose();
+    (heldOutIndex as CorpusIndex | null)?.dispose();
   }
   return {
     ...result(state, false),

@@ -9,6 +9,7 @@
 import { type BackendName, initBackend } from "../runtime/backend.ts";
 import { readJsonIfExists } from "../runtime/paths.ts";
 import { loadBundle } from "../data/bundle.ts";
+import { storedLatent } from "../data/synthetic/latent.ts";
 import { train, type TrainData, type TrainOptions, type TrainResult } from "./loop.ts";
 import { type TrainConfig, trainConfigHash } from "./config.ts";
 
@@ -65,7 +66,13 @@ export async function trainOnBundle(
   const info = await initBackend(opts.backend);
   say(`train: backend ${info.name} (${info.device}); config hash ${hash.slice(0, 12)}`);
   const load = opts.loadData ?? ((dir, splits) => loadBundle(dir, { splits }));
-  const data = await load(dataDir, [config.trainSplit, config.valSplit]);
+  const data: TrainData = await load(dataDir, [config.trainSplit, config.valSplit]);
+  // a synthetic bundle's latent truths let validation log the gate's AUC for off-scene renders
+  const val = data.splits[config.valSplit];
+  if (val && !val.offScene) {
+    const truth = await storedLatent(dataDir, config.valSplit);
+    if (truth && truth.offScene.length === val.count * data.rounds) val.offScene = truth.offScene;
+  }
   const res = await train(data, config, {
     outDir,
     resume: opts.resume ?? false,

@@ -13,10 +13,18 @@
  * matter for selection; its level is not a benchmark number. A split without a pool falls back
  * to the corpus (with a warning in the log).
  *
+ * **What each validation also records** ({@linkcode validate}): the same queries ranked against
+ * a held-out gallery that holds no training image (the val pool followed by corpus images, as
+ * many as the corpus has in all; a diagnostic of the selection gallery, never used to select),
+ * and the gate over the validation pairs: the image weight `1 − w`, its spread, its least-squares
+ * slope against cos(t, g), and, when the split carries latent truths, the AUC with which a low
+ * image weight picks out off-scene generations.
+ *
  * @module
  */
 import type { FusionHead } from "../model/fusion_head.ts";
 import { type CorpusIndex, rankTargets } from "../model/ranking.ts";
+import { rocAuc } from "../runtime/roc.ts";
 import type { TrainData, TrainSplit } from "./loop.ts";
 
 export function _split(data: TrainData, name: string, role: string): TrainSplit {
@@ -70,6 +78,22 @@ export function _valGallery(data: TrainData, train: TrainSplit, val: TrainSplit)
   return g;
 }
 
+/**
+ * The held-out gallery: the val pool followed by the first corpus images, as many as make the
+ * corpus's size, so no training image is in it and it is as large as the benchmarks' search
+ * space. Null when the val split has no pool (its targets are then corpus images already).
+ */
+export function _heldOutGallery(data: TrainData, val: TrainSplit): Float32Array | null {
+  if (!val.images) return null;
+  const d = data.dim;
+  const v = _pool(data, val);
+  const extra = Math.max(0, data.corpusSize - v.size);
+  const g = new Float32Array((v.size + extra) * d);
+  g.set(v.images);
+  g.set(data.corpus.subarray(0, extra * d), v.images.length);
+  return g;
+}
+
 /** The images a split's targets index: its own pool when it has one, else the search corpus. */
 export function _pool(data: TrainData, s: TrainSplit): { images: Float32Array; size: number } {
   if (s.images !== undefined) {
@@ -78,34 +102,42 @@ export function _pool(data: TrainData, s: TrainSplit): { images: Float32Array; s
   return { images: data.corpus, size: data.corpusSize };
 }
 
-/**
- * Cumulative Hits@K per round (the ChatIR protocol: a dialogue counts from the first round its
- * target ranks < K) on the first `maxDialogues` dialogues of `split`, and its mean over rounds
- * (the selection metric). Ranks come from lib/model/ranking.ts (0-based, ties by corpus index).
- */
-export async function validationHits(
-  model: FusionHead,
-  index: CorpusIndex,
-  split: TrainSplit,
-  rounds: number,
+/** The gate over the validation pairs (every round of every dialogue validated). */
+export interface GateStats {
+  /** Mean image weight `1 − w`. */
+  mean: number;
+  /** Standard deviation of the image weight. */
+  sd: number;
+  /** Least-squares slope of the image weight against cos(t, g). */
+  slope: number;
+  /** R² of that fit (the squared correlation). */
+  r2: number;
+  /**
+   * AUC with which a LOW image weight flags off-scene generations (0.5: blind); null when the
+   * split has no latent truths (real embeddings) or no pair of one class.
+   */
+  auc: number | null;
+}
+
+/** What one validation measures ({@linkcode validate}). */
+export interface Validation {
+  /** The selection metric: mean over rounds of the cumulative Hits@K on the selection gallery. */
+  metric: number;
+  /** Cumulative Hits@K per round on the selection gallery. */
+  hits: number[];
+  /** The same on the held-out gallery (no training image); null without one. */
+  heldOut: { metric: number; hits: number[] } | null;
+  /** The gate over the validation pairs. */
+  gate: GateStats;
+}
+
+/** Cumulative Hits@K per round from ranks laid out round-major (row `r·n + i`), and its mean. */
+function _cumulativeHits(
+  ranks: ArrayLike<number>,
+  n: number,
+  R: number,
   k: number,
-  maxDialogues: number | null = null,
-): Promise<{ metric: number; hits: number[] }> {
-  const n = maxDialogues === null ? split.count : Math.min(split.count, maxDialogues);
-  const d = index.dim, R = rounds;
-  // all rounds at once, round-major (row r·n + i), so ranking gets one large job
-  const t = new Float32Array(R * n * d), g = new Float32Array(R * n * d);
-  const targets = new Int32Array(R * n);
-  for (let r = 0; r < R; r++) {
-    for (let i = 0; i < n; i++) {
-      const src = (i * R + r) * d, dst = (r * n + i) * d;
-      t.set(split.text.subarray(src, src + d), dst);
-      g.set(split.gen.subarray(src, src + d), dst);
-      targets[r * n + i] = split.target[i];
-    }
-  }
-  const fused = await model.fuse(t, g, R * n);
-  const ranks = await rankTargets(index, [{ queries: fused.q }], targets);
+): { metric: number; hits: number[] } {
   const hit = new Uint8Array(n);
   const hits: number[] = [];
   for (let r = 0; r < R; r++) {
@@ -117,4 +149,94 @@ export async function validationHits(
     hits.push(c / n);
   }
   return { metric: hits.reduce((a, x) => a + x, 0) / R, hits };
+}
+
+/**
+ * The gate's statistics over `count` pairs: image weight `1 − w` against cos(t, g) (rows of
+ * `t`, `g` are unit vectors, so the cosine is their dot product), and the AUC of a low image
+ * weight for `offScene` (1 = off-scene) when given.
+ */
+export function gateStats(
+  w: Float32Array,
+  t: Float32Array,
+  g: Float32Array,
+  d: number,
+  offScene?: ArrayLike<number>,
+): GateStats {
+  const n = w.length;
+  let sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+  const img = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let c = 0;
+    for (let j = 0; j < d; j++) c += t[i * d + j] * g[i * d + j];
+    const y = 1 - w[i];
+    img[i] = y;
+    sx += c, sy += y, sxx += c * c, syy += y * y, sxy += c * y;
+  }
+  const mx = sx / n, my = sy / n;
+  const vx = sxx / n - mx * mx, vy = Math.max(0, syy / n - my * my), cxy = sxy / n - mx * my;
+  const slope = vx > 0 ? cxy / vx : 0;
+  const r2 = vx > 0 && vy > 0 ? (cxy * cxy) / (vx * vy) : 0;
+  let auc: number | null = null;
+  if (offScene) {
+    const a = rocAuc(img, offScene);
+    auc = Number.isFinite(a) ? a : null;
+  }
+  return { mean: my, sd: Math.sqrt(vy), slope, r2, auc };
+}
+
+/**
+ * One validation: cumulative Hits@K per round (the ChatIR protocol: a dialogue counts from the
+ * first round its target ranks < K) on the first `maxDialogues` dialogues of `split` against the
+ * selection gallery `index`, and its mean over rounds (the selection metric); the same against
+ * `heldOut` when given; and the gate's {@linkcode GateStats} over those pairs (AUC from
+ * `split.offScene` when the split has latent truths). Ranks come from lib/model/ranking.ts
+ * (0-based, ties by gallery index).
+ */
+export async function validate(
+  model: FusionHead,
+  index: CorpusIndex,
+  split: TrainSplit,
+  rounds: number,
+  k: number,
+  maxDialogues: number | null = null,
+  heldOut: CorpusIndex | null = null,
+): Promise<Validation> {
+  const n = maxDialogues === null ? split.count : Math.min(split.count, maxDialogues);
+  const d = index.dim, R = rounds;
+  // all rounds at once, round-major (row r·n + i), so ranking gets one large job
+  const t = new Float32Array(R * n * d), g = new Float32Array(R * n * d);
+  const targets = new Int32Array(R * n);
+  const off = split.offScene ? new Uint8Array(R * n) : undefined;
+  for (let r = 0; r < R; r++) {
+    for (let i = 0; i < n; i++) {
+      const src = (i * R + r) * d, dst = (r * n + i) * d;
+      t.set(split.text.subarray(src, src + d), dst);
+      g.set(split.gen.subarray(src, src + d), dst);
+      targets[r * n + i] = split.target[i];
+      if (off) off[r * n + i] = split.offScene![i * R + r];
+    }
+  }
+  const fused = await model.fuse(t, g, R * n);
+  const main = _cumulativeHits(await rankTargets(index, [{ queries: fused.q }], targets), n, R, k);
+  const held = heldOut
+    ? _cumulativeHits(await rankTargets(heldOut, [{ queries: fused.q }], targets), n, R, k)
+    : null;
+  return { ...main, heldOut: held, gate: gateStats(fused.w, t, g, d, off) };
+}
+
+/**
+ * Cumulative Hits@K per round on the selection gallery and its mean over rounds (the selection
+ * metric): {@linkcode validate} without the diagnostics.
+ */
+export async function validationHits(
+  model: FusionHead,
+  index: CorpusIndex,
+  split: TrainSplit,
+  rounds: number,
+  k: number,
+  maxDialogues: number | null = null,
+): Promise<{ metric: number; hits: number[] }> {
+  const { metric, hits } = await validate(model, index, split, rounds, k, maxDialogues);
+  return { metric, hits };
 }
