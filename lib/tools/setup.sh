@@ -6,8 +6,9 @@
 #     pinned in package.json / package-lock.json, installed only when the lock changed;
 #   - Debian packages (Jupyter to run notebooks headless, the classic Notebook for `deno task
 #     lab`, Chromium for static figures, Mesa's Vulkan drivers for a CPU WebGPU adapter, OpenBLAS
-#     and oneDNN for the native matrix products of lib/runtime/native_kernels.ts), installed
-#     only when missing.
+#     and oneDNN for the native matrix products of lib/runtime/native_kernels.ts, and PyTorch for
+#     the trainer-parity check of lib/bench/parity.ts and the bench), installed only when
+#     missing.
 # Nothing is written outside the repository except Debian's packages.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,7 +28,8 @@ cmp -s "$plotly" figures/plotly.min.js 2>/dev/null || cp "$plotly" figures/plotl
 
 need=""
 for pkg in jupyter-nbconvert jupyter-notebook python3-nbclient python3-ipykernel chromium \
-  fonts-dejavu-core mesa-vulkan-drivers libvulkan1 libopenblas0-pthread libdnnl2; do
+  fonts-dejavu-core mesa-vulkan-drivers libvulkan1 libopenblas0-pthread libdnnl2 \
+  python3-torch; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need="$need $pkg"
 done
 if [ -n "$need" ]; then
