@@ -4,9 +4,9 @@
  *
  * Reproduces every figure: the data bundle, ChatIR and DAR on the four benchmarks, the trained
  * head, ADaFuSE on the four benchmarks, the gate samples, the studies beyond the paper
- * (ablations, robustness landscape; skipped with `--paper-only` or real data), then every
- * notebook (which find all of it cached and draw the figures into `figures/`). Each step is cached, so a stopped run
- * continues where it stopped. `--notebooks-out DIR` writes the executed notebooks there instead
+ * (ablations, robustness landscape, training regime; skipped with `--paper-only` or real data),
+ * then every notebook (which find all of it cached and draw the figures into `figures/`). Each
+ * step is cached, so a stopped run continues where it stopped. `--notebooks-out DIR` writes the executed notebooks there instead
  * of in place. `--seeds 0,1,2` trains and evaluates the head once per training seed (the data
  * stay those of `--seed`); without `--seeds`, the training seeds are 0, 1, 2
  * ({@linkcode REPRO_TRAINING_SEEDS}), or `--seed` alone when it is given.
@@ -33,6 +33,7 @@ import { parseArgs, type ParsedArgs } from "./_args.ts";
 import { runNotebooks } from "./notebooks.ts";
 import { runAblations } from "../paper/ablations.ts";
 import { runRobustness } from "../paper/robustness.ts";
+import { runRegime } from "../paper/regime.ts";
 
 /**
  * The training seeds `deno task repro` uses without `--seeds` or `--seed`: one head per seed, and
@@ -79,6 +80,27 @@ export function reproConfigFromArgs(
     trainPreset: a.options["train-preset"] ?? REPRO_DEFAULTS.trainPreset,
     trainSet: trainOverridesFromSets(a.repeated.set ?? []),
   };
+}
+
+/**
+ * The `--param` assignments that make a notebook's config cell say `config`: none for the
+ * config the figure notebooks' cells already hold (data seed 0, training seeds 0, 1, 2, the
+ * default data and the `repro` recipe), so that `npm run repro` executes them as written; one
+ * per field that differs otherwise (the runner writes them into the config cell).
+ */
+export function notebookParams(config: ReproConfig): string[] {
+  const cell: Record<string, unknown> = {
+    seed: 0,
+    seeds: [...REPRO_TRAINING_SEEDS],
+    preset: "default",
+    trainPreset: "repro",
+    trainSet: {},
+    data: undefined,
+  };
+  const given = config as unknown as Record<string, unknown>;
+  return Object.keys(cell)
+    .filter((k) => JSON.stringify(given[k]) !== JSON.stringify(cell[k]))
+    .map((k) => `config.${k}=${JSON.stringify(given[k])}`);
 }
 
 /** Parses the command line into a reproduction config. */
@@ -146,19 +168,13 @@ export async function runRepro(
   if (beyond) {
     await step("ablations", () => runAblations(config));
     await step("robustness landscape", () => runRobustness(config));
+    await step("training regime", () => runRegime(config));
   }
   if (notebooks) {
-    const params = [
-      `config.seed=${config.seed}`,
-      `config.preset=${JSON.stringify(config.preset)}`,
-      `config.trainPreset=${JSON.stringify(config.trainPreset)}`,
-      `config.trainSet=${JSON.stringify(config.trainSet)}`,
-      ...(config.data ? [`config.data=${JSON.stringify(config.data)}`] : []),
-      ...(config.seeds ? [`config.seeds=${JSON.stringify(config.seeds)}`] : []),
-    ];
-    // 00 and 02 take no data config; the figure notebooks and 05 (calibration) take the config
-    // as parameters (so that they show the runs the steps above made); 06 (small data by default,
-    // to train in a minute) gets it too, so that it shows the run the figures come from
+    const params = notebookParams(config);
+    // 00 and 02 take no data config; the figure notebooks, 05 (calibration) and 06 (training)
+    // hold the default config in their config cells and get `params` only for what differs (so
+    // that they show the runs the steps above made); 12 names its own runs
     await step("notebooks", async () => {
       await runNotebooks({ names: ["00", "02"], outDir: notebooksOut });
       await runNotebooks({
@@ -169,6 +185,7 @@ export async function runRepro(
       await runNotebooks({ names: ["06"], params, outDir: notebooksOut });
       if (beyond) {
         await runNotebooks({ names: ["07", "08", "09", "10"], params, outDir: notebooksOut });
+        await runNotebooks({ names: ["12"], outDir: notebooksOut });
       }
     });
     await step("report", async () => {

@@ -1,6 +1,6 @@
 import { assert } from "../testing/assert.ts";
 import { ROOT } from "../runtime/paths.ts";
-import { parseReproArgs } from "./repro.ts";
+import { notebookParams, parseReproArgs } from "./repro.ts";
 
 const hasJupyter = (() => {
   try {
@@ -108,4 +108,17 @@ Deno.test({
       await Deno.remove(tmp, { recursive: true });
     }
   },
+});
+
+Deno.test("notebookParams: none for the config the notebooks' cells hold, one per difference", () => {
+  assert.deepEqual(notebookParams(parseReproArgs([]).config), []);
+  assert.deepEqual(notebookParams(parseReproArgs(["--seeds", "0", "--set", "lr=1e-4"]).config), [
+    "config.seeds=[0]",
+    'config.trainSet={"lr":0.0001}',
+  ]);
+  assert.deepEqual(notebookParams(parseReproArgs(["--data", "/x", "--seed", "2"]).config), [
+    "config.seed=2",
+    "config.seeds=[2]",
+    'config.data="/x"',
+  ]);
 });

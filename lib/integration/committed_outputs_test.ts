@@ -2,7 +2,8 @@
  * The committed notebooks are executed (by `npm run repro`, which rewrites them in place) and
  * their outputs are clean: every notebook has outputs and every code cell ran, no cell shows
  * an error or writes to stderr, no text output is a dump (over 20 KB), every figure output
- * carries static SVG and PNG beside plotly's JSON, and every figure a notebook saved is in
+ * carries a static PNG beside plotly's JSON and no inline SVG (nbconvert's HTML sanitiser strips
+ * it to a blank, and ranks it above the PNG), and every figure a notebook saved is in
  * `figures/` as `.svg`, `.png` and `.html` (with the shared `figures/plotly.min.js`).
  *
  * Fails until the notebooks are executed and committed: run `npm run repro`, then commit
@@ -65,8 +66,9 @@ export function notebookProblems(path: string, figuresDir: string): string[] {
       }
       const data = o.data ?? {};
       if ("application/vnd.plotly.v1+json" in data) {
-        for (const mime of ["image/svg+xml", "image/png"]) {
-          if (!(mime in data)) problems.push(`${where}: a figure output without ${mime}`);
+        if (!("image/png" in data)) problems.push(`${where}: a figure output without image/png`);
+        if ("image/svg+xml" in data) {
+          problems.push(`${where}: a figure output with inline image/svg+xml (exports blank)`);
         }
         const m = _join(data["text/plain"]).match(/^figure ([A-Za-z0-9._-]+):/);
         if (!m) {
@@ -96,7 +98,6 @@ Deno.test("notebookProblems names each kind of problem and passes a clean notebo
       output_type: "display_data",
       data: {
         "application/vnd.plotly.v1+json": {},
-        "image/svg+xml": "<svg/>",
         "image/png": "iVBOR",
         "text/plain": "figure f: figures/f.svg, .png, .html",
       },
@@ -125,6 +126,9 @@ Deno.test("notebookProblems names each kind of problem and passes a clean notebo
     const noPng = structuredClone(fig) as { data: Record<string, unknown> };
     delete noPng.data["image/png"];
     assert.match(write([cell([noPng])])[0], /without image\/png/);
+    const withSvg = structuredClone(fig) as { data: Record<string, unknown> };
+    withSvg.data["image/svg+xml"] = "<svg/>";
+    assert.match(write([cell([withSvg])])[0], /inline image\/svg\+xml/);
     const other = structuredClone(fig);
     other.data["text/plain"] = "figure g: figures/g.svg, .png, .html";
     assert.match(write([cell([other])])[0], /figures\/g\.svg is missing/);

@@ -156,8 +156,8 @@ export async function renderStatic(
 /**
  * Writes `fig` to `figures/<name>.svg`, `.png` and `.html` (each atomically; the page loads
  * `figures/plotly.min.js`, kept up to date here) and returns a value that a notebook cell
- * displays as {@linkcode displayBundle}: the interactive plotly figure with the static SVG and
- * PNG beside it.
+ * displays as {@linkcode displayBundle}: the interactive plotly figure with the static PNG
+ * beside it.
  */
 export async function saveFigure(
   fig: FigureSpec,
@@ -178,7 +178,7 @@ export async function saveFigure(
   await writeFileAtomic(files.html, figureHtml(fig, name));
   const saved: SavedFigure = { spec: fig, files, svg, png };
   Object.defineProperty(saved, Symbol.for("Jupyter.display"), {
-    value: () => displayBundle(fig, { svg, png, name }),
+    value: () => displayBundle(fig, { png, name }),
     enumerable: false,
   });
   return saved;
@@ -193,18 +193,19 @@ function _base64(bytes: Uint8Array): string {
 }
 
 /**
- * The Jupyter MIME bundle of a figure: plotly's JSON, the static `image/svg+xml` and
+ * The Jupyter MIME bundle of a figure: plotly's JSON (live front ends draw it), the static
  * `image/png` (base64) when given, and a `text/plain` line naming the figure's files. No
+ * `image/svg+xml`: nbconvert ranks it above PNG and its HTML sanitiser strips inline SVG to
+ * nothing, so exported notebooks would show blanks (the SVG stays in `figures/`). No
  * `text/html`: untrusted notebooks sanitise it into garbled text.
  */
 export function displayBundle(
   fig: FigureSpec,
-  statics: { svg?: string; png?: Uint8Array; name?: string } = {},
+  statics: { png?: Uint8Array; name?: string } = {},
 ): Record<string, unknown> {
   const bundle: Record<string, unknown> = {
     "application/vnd.plotly.v1+json": { data: fig.data, layout: fig.layout ?? {} },
   };
-  if (statics.svg !== undefined) bundle["image/svg+xml"] = statics.svg;
   if (statics.png !== undefined) bundle["image/png"] = _base64(statics.png);
   bundle["text/plain"] = statics.name
     ? `figure ${statics.name}: figures/${statics.name}.svg, .png, .html`

@@ -52,17 +52,29 @@ def parse_params(items):
     return out
 
 
+PARAM_MARK = "// Set by the notebook runner (--param), over the values above:"
+
+
 def inject_params(nb, params, path):
+    """Writes `params` into the cell tagged `parameters`, below its own values.
+
+    The runner never adds a cell: a reader who edits the config cell and runs all gets what the
+    cell says. Earlier runners' `injected-parameters` cells and lines are removed first, so a run
+    without `--param` leaves the config cell as its author wrote it.
+    """
+    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    for c in tagged:
+        src = c.source if isinstance(c.source, str) else "".join(c.source)
+        if PARAM_MARK in src:
+            c.source = src[:src.index(PARAM_MARK)].rstrip("\n")
     if not params:
         return
-    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
     if not tagged:
         raise SystemExit(f"{path}: --param given but no cell is tagged 'parameters'; tag the config cell")
-    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
-    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
-    src = "// Parameters injected by the notebook runner\n" + "\n".join(f"{n} = {v};" for n, v in params)
-    cell = nbformat.v4.new_code_cell(src, metadata={"tags": ["injected-parameters"]})
-    nb.cells.insert(tagged[0] + 1, cell)
+    cell = tagged[0]
+    lines = "\n".join(f"{n} = {v};" for n, v in params)
+    cell.source = f"{cell.source.rstrip()}\n{PARAM_MARK}\n{lines}"
 
 
 class Router:
@@ -174,7 +186,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("notebook")
     ap.add_argument("--out", help="write the executed notebook here instead of in place")
-    ap.add_argument("--param", action="append", default=[], help="NAME=JSON, set after the 'parameters' cell")
+    ap.add_argument("--param", action="append", default=[],
+                    help="NAME=JSON, written into the 'parameters' cell below its own values")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds allowed per cell")
     ap.add_argument("--kernel", default="deno")
     args = ap.parse_args()
