@@ -84,6 +84,7 @@ export {
 } from "./show/data_view.ts";
 export { type TrainingProgress, trainingProgress } from "./show/progress.ts";
 export {
+  gateLearningFigure,
   gateRouterFigure,
   readTrainLog,
   trainingCurvesFigure,
@@ -141,7 +142,7 @@ export {
 // beyond the paper: ablations, the robustness landscape, the gate as a detector, the cases
 export { type SyntheticLatent } from "./data/synthetic/generator.ts";
 export { syntheticLatent } from "./data/synthetic/latent.ts";
-export { type RocCurve, rocCurve } from "./eval/roc.ts";
+export { type RocCurve, rocCurve } from "./runtime/roc.ts";
 export {
   ABLATION_ROUNDS,
   ABLATION_VARIANTS,
@@ -184,3 +185,21 @@ export {
   instructiveCases,
   loadCases,
 } from "./paper/cases.ts";
+export {
+  geometryComparison,
+  type NegativesVariant,
+  publishedGeometry,
+  type PublishedStat,
+  REGIME_EPOCHS,
+  REGIME_NEGATIVES,
+  REGIME_PLAN,
+  regimeComparison,
+  regimeDar,
+  regimeEpochTable,
+  regimeFigure,
+  type RegimeRun,
+  regimeTable,
+  runRegime,
+} from "./paper/regime.ts";
+export { embeddingGeometry, type GeometryStats } from "./eval/geometry.ts";
+export { loadBundle } from "./data/bundle.ts";

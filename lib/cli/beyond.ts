@@ -11,7 +11,10 @@
  * - `robustness`: the landscape over the generator's failure knobs (lib/paper/robustness.ts);
  * - `detector`: the gate as a detector of off-scene generations (lib/paper/gate_detector.ts);
  * - `cases`: the case explorer (lib/paper/cases.ts): `--index N` prints one dialogue,
- *   `--find darDrop[:ROUND]|adafuseGain[:ROUND]|adafuseLoss[:ROUND]` the first one a filter finds.
+ *   `--find darDrop[:ROUND]|adafuseGain[:ROUND]|adafuseLoss[:ROUND]` the first one a filter finds;
+ * - `regime`: why retrieval falls as the head trains longer (lib/paper/regime.ts): the negatives
+ *   sweep, the selection and held-out galleries, the gate's learning, and the stand-in's geometry
+ *   beside published statistics of real encoders (lib/eval/geometry.ts).
  *
  * @module
  */
@@ -46,6 +49,19 @@ import {
   instructiveCases,
   loadCases,
 } from "../paper/cases.ts";
+import {
+  geometryComparison,
+  publishedGeometry,
+  regimeComparison,
+  regimeDar,
+  regimeEpochTable,
+  regimeFigure,
+  regimeTable,
+  runRegime,
+} from "../paper/regime.ts";
+import { reproData } from "../paper/pipeline.ts";
+import { loadBundle } from "../data/bundle.ts";
+import { embeddingGeometry } from "../eval/geometry.ts";
 import { parseArgs } from "./_args.ts";
 import { REPRO_CONFIG_OPTIONS, REPRO_TRAINING_SEEDS, reproConfigFromArgs } from "./repro.ts";
 
@@ -55,6 +71,7 @@ export const STUDIES: Readonly<Record<string, string>> = Object.freeze({
   robustness: "08_robustness",
   cases: "09_cases",
   detector: "10_gate_detector",
+  regime: "12_training_regime",
 });
 
 const _usage = (study: string) =>
@@ -118,6 +135,25 @@ export async function main(study: string, argv: string[]): Promise<number> {
       );
       print("The paper's numbers beside ours", detectorComparison(res.rounds, res.drops));
       await saveFigure(detectorFigure(res.rounds), fig, { width: 1200, height: 520 });
+    } else if (study === "regime") {
+      const data = await reproData(config);
+      const bundle = await loadBundle(data, { splits: ["visdial"] });
+      print(
+        "The stand-in's geometry beside published statistics of real encoders",
+        geometryComparison(await embeddingGeometry(bundle), await publishedGeometry()),
+      );
+      const runs = await runRegime(config);
+      const dar = await regimeDar(config);
+      print(
+        "Negatives sweep (VisDial; Δ = ADaFuSE − DAR, cumulative Hits@10)",
+        regimeTable(runs, dar),
+      );
+      for (const r of runs) print(`Validations of ${r.id} seed ${r.seed}`, regimeEpochTable(r));
+      print("The paper's numbers beside ours", regimeComparison(runs, dar));
+      await saveFigure(regimeFigure(runs, "Training regime: negatives and the gate"), fig, {
+        width: 1200,
+        height: 760,
+      });
     } else {
       const { evals, latent } = await loadCases(config);
       const cases = instructiveCases(evals, latent);

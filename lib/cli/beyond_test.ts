@@ -13,5 +13,6 @@ Deno.test("beyond CLI: case filters parse; bad ones and unknown studies fail wit
     "08_robustness",
     "09_cases",
     "10_gate_detector",
+    "12_training_regime",
   ]);
 });
