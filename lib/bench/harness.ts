@@ -132,7 +132,8 @@ export interface ProductShape {
 /**
  * The four products of issue #9: the fused expert layer forward (`X·W`, batch 128), its two
  * gradient products with transpose flags (`dY·Wᵀ`, `Xᵀ·dY`) and a ranking chunk against a
- * 50,000-item corpus (`Q·Cᵀ`, the corpus stored transposed `[d, N]` as lib/ranking.ts keeps it).
+ * 50,000-item corpus (`Q·Cᵀ`, the corpus stored transposed `[d, N]` as lib/model/ranking.ts
+ * keeps it).
  */
 export const BENCH_PRODUCTS: readonly ProductShape[] = Object.freeze([
   { name: "experts fwd X·W", m: 128, n: 8192, k: 1024, transA: false, transB: false },
@@ -428,7 +429,7 @@ export interface FullRecipeOptions {
   dataOverrides?: Record<string, unknown>;
   /** Where the synthetic bundle goes (default: the cache, shared with `deno task repro`). */
   dataDir?: string;
-  /** The training config (default: the `default` preset of lib/train_config.ts). */
+  /** The training config (default: the `default` preset of lib/train/config.ts). */
   config?: TrainConfig;
 }
 

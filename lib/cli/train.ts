@@ -98,7 +98,7 @@ export async function configFromArgs(args: TrainArgs): Promise<TrainConfig> {
  * @param loadData how to load the two splits of `--data` (default: lib/data/bundle.ts's
  *   `loadBundle`).
  * @param opts `onProgress` (called after every update) and `log` (where the progress lines go;
- *   default stderr) of lib/train.ts's `train`.
+ *   default stderr) of lib/train/loop.ts's `train`.
  */
 export async function runTrain(
   argv: string[],

@@ -187,7 +187,7 @@ export interface EvaluateOptions {
 /**
  * Ranks of a built-in method (or any {@linkcode QueryBuilder}) on one split of a bundle. The
  * gallery is the images the split's targets index: the corpus, or the split's own image pool
- * (lib/bundle.ts `Split.images`, e.g. `train`/`val`), so that the ranks always refer to it.
+ * (lib/data/bundle.ts `Split.images`, e.g. `train`/`val`), so that the ranks always refer to it.
  *
  * @param bundle a loaded bundle.
  * @param splitName e.g. `visdial`.

@@ -321,7 +321,7 @@ export function statsFromRanks(
 export interface MeasureOptions {
   /** Rank only the first this many dialogues of each benchmark (default: all). */
   dialogues?: number;
-  /** Ranking worker threads (see lib/ranking.ts). */
+  /** Ranking worker threads (see lib/model/ranking.ts). */
   workers?: number | "auto";
   /** Rank ChatIR only (DAR's statistics come back NaN): enough for ChatIR's targets. */
   textOnly?: boolean;

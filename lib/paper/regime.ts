@@ -16,7 +16,7 @@
  *   cos(t, g) and off-scene AUC on the val pairs.
  *
  * The geometry of the stand-in against published statistics of real encoders is in
- * lib/data/synthetic/geometry.ts.
+ * lib/eval/geometry.ts.
  *
  * @module
  */

@@ -5,7 +5,7 @@
  * heap. Every caller of `tf.matMul` then gets native products: the autodiff engine (whose
  * matMul gradients use transpose flags), the data-parallel workers, inference and ranking.
  *
- * {@linkcode installNativeMatMul} is called by `initBackend` (lib/backend.ts) when the wasm
+ * {@linkcode installNativeMatMul} is called by `initBackend` (lib/runtime/backend.ts) when the wasm
  * backend starts, in the main thread and in every worker (each has its own tfjs). It follows
  * `ADAFUSE_BLAS` (`none` keeps tfjs's kernels) and throws errors that name the fix.
  *

@@ -1,5 +1,5 @@
 /**
- * A training run in view: its `log.jsonl` read back (lib/train.ts writes it) and drawn as the
+ * A training run in view: its `log.jsonl` read back (lib/train/loop.ts writes it) and drawn as the
  * curves a reader checks first: loss, learning rate and gradient norm per update, validation
  * Hits@K per epoch, the gate's mean ± sd and the router's expert load over training, and what
  * each validation measured of the gate's learning (its spread, slope against cos(t, g) and

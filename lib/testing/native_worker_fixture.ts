@@ -1,5 +1,5 @@
 /**
- * A worker for lib/runtime/native_kernels_test.ts: starts the wasm backend the way the
+ * A worker for lib/integration/native_kernels_test.ts: starts the wasm backend the way the
  * data-parallel and ranking workers do (`initBackend("wasm")`) and replies with what runs the
  * matrix products there and one product, `[[1,2],[3,4]]·[[5,6],[7,8]]ᵀ`.
  *

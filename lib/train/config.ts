@@ -36,7 +36,7 @@ export interface TrainConfig {
   /**
    * Decoupled weight decay (0.05) of the weight matrices. As in the reference's optimizer
    * factory, biases and every 1-D tensor (and the scalar logit scale) get weight decay 0
-   * (lib/adamw.ts `decaysWeight`).
+   * (lib/train/adamw.ts `decaysWeight`).
    */
   weightDecay: number;
   /** Epochs (50): one pass over the training dialogues, one random round of each. */
@@ -193,7 +193,7 @@ export const TRAIN_PRESETS: Readonly<Record<string, Readonly<TrainConfig>>> = Ob
 const _TEST_SPLITS: readonly string[] = [...BENCHMARKS, "test"];
 
 function _fail(what: string): never {
-  throw new Error(`train_config.ts: ${what}`);
+  throw new Error(`lib/train/config.ts: ${what}`);
 }
 
 /**
@@ -400,7 +400,9 @@ export async function loadTrainConfig(path: string): Promise<TrainConfig> {
   try {
     json = JSON.parse(await Deno.readTextFile(path));
   } catch (e) {
-    throw new Error(`train_config.ts: cannot read config file ${path}: ${(e as Error).message}`);
+    throw new Error(
+      `lib/train/config.ts: cannot read config file ${path}: ${(e as Error).message}`,
+    );
   }
   const { preset = "default", ...rest } = json;
   const base = TRAIN_PRESETS[preset as string];

@@ -65,7 +65,7 @@ export interface TrainSplit {
   /** Target row of each dialogue: into `images` when the split has a pool, else the corpus. */
   target: Int32Array;
   /**
-   * The split's own image pool `[imageCount, dim]` (lib/bundle.ts `Split.images`): training
+   * The split's own image pool `[imageCount, dim]` (lib/data/bundle.ts `Split.images`): training
    * targets and validation ranking use it instead of the search corpus.
    */
   images?: Float32Array;
@@ -237,7 +237,7 @@ export async function train(
   const mcfg = modelConfigOf(c);
   if (mcfg.dim !== d) {
     throw new Error(
-      `train.ts: model.dim is ${mcfg.dim} but the data has dim ${d}; set model.dim=${d}`,
+      `lib/train/loop.ts: model.dim is ${mcfg.dim} but the data has dim ${d}; set model.dim=${d}`,
     );
   }
   const N = c.maxTrainDialogues === null
@@ -247,7 +247,7 @@ export async function train(
   const nBatches = Math.floor(N / B);
   if (nBatches < 1) {
     throw new Error(
-      `train.ts: ${N} training dialogues make no full batch of ${B}; lower batchSize or add data`,
+      `lib/train/loop.ts: ${N} training dialogues make no full batch of ${B}; lower batchSize or add data`,
     );
   }
   const stepsPerEpoch = Math.ceil(nBatches / c.accumulate);
@@ -282,7 +282,7 @@ export async function train(
   if (prev) {
     if (prev.configHash !== hash || prev.dataSignature !== sig) {
       throw new Error(
-        `train.ts: ${dir} holds a run of another ${
+        `lib/train/loop.ts: ${dir} holds a run of another ${
           prev.configHash !== hash ? "config" : "data set"
         } ` +
           `(config hash ${prev.configHash.slice(0, 12)}, this one ${hash.slice(0, 12)}); ` +
@@ -299,7 +299,7 @@ export async function train(
     }
     if (!opts.resume) {
       throw new Error(
-        `train.ts: ${dir} holds an unfinished run of this config (${prev.epochsDone}/${c.epochs} epochs); ` +
+        `lib/train/loop.ts: ${dir} holds an unfinished run of this config (${prev.epochsDone}/${c.epochs} epochs); ` +
           "pass resume (--resume) to continue it, or delete the directory to start over",
       );
     }
@@ -326,7 +326,7 @@ export async function train(
       const o = await _loadOptimizer(paths.optim);
       if (Number(meta.epochsDone) !== prev.epochsDone || o.epochsDone !== prev.epochsDone) {
         throw new Error(
-          `train.ts: ${dir} is inconsistent (state.json says ${prev.epochsDone} epochs, ` +
+          `lib/train/loop.ts: ${dir} is inconsistent (state.json says ${prev.epochsDone} epochs, ` +
             `last.safetensors ${meta.epochsDone}, optimizer ${o.epochsDone}); it was stopped while ` +
             "saving: delete the directory and start over",
         );
@@ -409,7 +409,7 @@ export async function train(
           sessionSamples += ns;
           if (!Number.isFinite(loss)) {
             throw new Error(
-              `train.ts: the loss became ${loss} at step ${state.step} (epoch ${epoch}); lower lr or check the data`,
+              `lib/train/loop.ts: the loss became ${loss} at step ${state.step} (epoch ${epoch}); lower lr or check the data`,
             );
           }
           if (state.step % c.logEvery === 0 || state.step === totalSteps) {

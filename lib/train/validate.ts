@@ -3,15 +3,15 @@
  * val queries rank against, and the selection metric ({@linkcode validationHits}).
  *
  * **Targets and the validation gallery.** When the training split has its own image pool
- * (lib/bundle.ts `Split.images`, as the reference's VisDial-train images), the target embedding
- * of each dialogue is a row of that pool; validation ranks the val queries against the val
- * split's pool followed by the train pool, so neither the loss nor the selection metric ever
- * reads the search corpus that the benchmarks rank. The train images are there as distractors:
- * the val pool alone (2,000 images on the synthetic default, against a 50,000-image corpus)
- * would make Hits@10 nearly saturate at late rounds and the selection blunt; with them the
- * gallery is about as large as the corpus (22,000). Only the metric's changes over the epochs
- * matter for selection; its level is not a benchmark number. A split without a pool falls back
- * to the corpus (with a warning in the log).
+ * (lib/data/bundle.ts `Split.images`, as the reference's VisDial-train images), the target
+ * embedding of each dialogue is a row of that pool; validation ranks the val queries against the
+ * val split's pool followed by the train pool, so neither the loss nor the selection metric
+ * reads the search corpus that the benchmarks rank. The train images are there as distractors
+ * (the val pool alone, 2,000 images on the synthetic default, would make Hits@10 nearly saturate
+ * at late rounds); on the default, with VisDial-train's 123,287 dialogues, the gallery holds
+ * about 125,000 images, so its level depends on the training split's size and is no benchmark
+ * number: only its changes over the epochs matter for selection. A split without a pool falls
+ * back to the corpus (with a warning in the log).
  *
  * **What each validation also records** ({@linkcode validate}): the same queries ranked against
  * a held-out gallery that holds no training image (the val pool followed by corpus images, as
@@ -31,7 +31,7 @@ export function _split(data: TrainData, name: string, role: string): TrainSplit 
   const s = data.splits[name];
   if (!s) {
     throw new Error(
-      `train.ts: the bundle has no ${role} split '${name}' (it has: ${
+      `lib/train/validate.ts: the bundle has no ${role} split '${name}' (it has: ${
         Object.keys(data.splits).join(", ")
       }); ` +
         `set ${role === "training" ? "trainSplit" : "valSplit"} to one of them`,
@@ -40,21 +40,21 @@ export function _split(data: TrainData, name: string, role: string): TrainSplit 
   const n = s.count * data.rounds * data.dim;
   if (s.text.length !== n || s.gen.length !== n || s.target.length !== s.count) {
     throw new Error(
-      `train.ts: split '${name}' is malformed: text ${s.text.length}, gen ${s.gen.length} values ` +
+      `lib/train/validate.ts: split '${name}' is malformed: text ${s.text.length}, gen ${s.gen.length} values ` +
         `and ${s.target.length} targets for ${s.count} dialogues × ${data.rounds} rounds × ${data.dim}`,
     );
   }
   const pool = _pool(data, s);
   if (pool.images.length !== pool.size * data.dim) {
     throw new Error(
-      `train.ts: split '${name}' image pool has ${pool.images.length} values for ` +
+      `lib/train/validate.ts: split '${name}' image pool has ${pool.images.length} values for ` +
         `${pool.size} rows × ${data.dim}; set imageCount to its rows`,
     );
   }
   for (let i = 0; i < s.count; i++) {
     if (!(s.target[i] >= 0 && s.target[i] < pool.size)) {
       throw new Error(
-        `train.ts: split '${name}' target ${i} is ${s.target[i]}, outside ${
+        `lib/train/validate.ts: split '${name}' target ${i} is ${s.target[i]}, outside ${
           s.images ? "its image pool" : "the corpus"
         } [0, ${pool.size}); fix the targets`,
       );

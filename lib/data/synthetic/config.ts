@@ -278,7 +278,7 @@ export function syntheticConfig(
   const base = PRESETS[preset];
   if (!base) {
     throw new Error(
-      `synthetic_config.ts: unknown preset '${preset}'; use one of ${
+      `lib/data/synthetic/config.ts: unknown preset '${preset}'; use one of ${
         Object.keys(PRESETS).join(", ")
       }`,
     );
@@ -291,7 +291,7 @@ export function syntheticConfig(
 /** Throws a clear error when a config cannot be generated. */
 export function validateConfig(cfg: SyntheticConfig): void {
   const bad = (what: string) => {
-    throw new Error(`synthetic_config.ts: ${what}; fix the config or pick another preset`);
+    throw new Error(`lib/data/synthetic/config.ts: ${what}; fix the config or pick another preset`);
   };
   if (!Number.isInteger(cfg.seed)) bad(`seed must be an integer, got ${cfg.seed}`);
   for (

@@ -1,5 +1,5 @@
 /**
- * One replica of the data-parallel trainer ({@linkcode ../data_parallel.ts}): a fusion head,
+ * One replica of the data-parallel trainer ({@linkcode ./trainer.ts}): a fusion head,
  * the activations of its shard between the forward and the backward pass,
  * and its sum of gradients over the micro-batches of the current update. Runs inside a worker
  * (`worker.ts`) or, with no workers, on the main thread.

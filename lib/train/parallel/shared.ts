@@ -1,6 +1,6 @@
 /**
  * The request handler of one data-parallel replica, shared by the worker (`worker.ts`) and
- * the main-thread mode of {@linkcode ../data_parallel.ts}.
+ * the main-thread mode of {@linkcode ./trainer.ts}.
  *
  * Requests (`type`): `init { config, sd, index, buffers }` → `{ params }`;
  * `forward { t, g, rows, row0, seed, keep }` → `{ q, stats }`; `backward { dq }`; `take` (the

@@ -1,7 +1,7 @@
 /**
  * The fusion head's training step with a hand-written backward pass, split so that the
  * forward pass of a shard of the batch and its backward pass can run at different times: the
- * engine of {@linkcode ../data_parallel.ts}. The forward pass keeps its activations; the
+ * engine of {@linkcode ./trainer.ts}. The forward pass keeps its activations; the
  * backward pass takes `dL/dq` for the shard's rows (computed from the whole batch, since the
  * contrastive loss couples all rows) and returns the parameter gradients.
  *

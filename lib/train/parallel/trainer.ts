@@ -234,7 +234,8 @@ export class DataParallelTrainer {
     this.#noDecay = [];
     let o = 0;
     for (const p of params) {
-      // the reference's rule (lib/adamw.ts decaysWeight): biases, 1-D tensors, scalars: no decay
+      // the reference's rule (lib/train/adamw.ts decaysWeight): biases, 1-D tensors, scalars:
+      // no decay
       if (!decaysWeight(p.shape) || adamw.noDecay.includes(p.name)) {
         this.#noDecay.push([o, o + p.size]);
       }

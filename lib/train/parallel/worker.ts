@@ -1,6 +1,6 @@
 /**
  * A data-parallel training worker: one {@linkcode Replica} on its own wasm backend, driven by
- * {@linkcode ../data_parallel.ts}. Every request carries an `id`; every reply echoes it, as
+ * {@linkcode ./trainer.ts}. Every request carries an `id`; every reply echoes it, as
  * `{ id, ok: true, ... }` or `{ id, ok: false, message }`. The gradients, their sum, the
  * weights and the AdamW moments live in shared memory (see `shared.ts`).
  *
