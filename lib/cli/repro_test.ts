@@ -27,7 +27,8 @@ Deno.test("parseReproArgs reads the config and refuses unknown options", () => {
   assert.deepEqual(parseReproArgs(["--seed", "4"]).config.seeds, [4], "--seed alone: one head");
   assert.throws(() => parseReproArgs(["--seeds", "0,x"]), /integers separated by commas/);
   assert.throws(() => parseReproArgs(["--sed", "3"]), /unknown/);
-  assert.equal(parseReproArgs([]).beyond, true, "the studies beyond the paper run by default");
+  assert.equal(parseReproArgs([]).beyond, false, "the paper's figures alone by default");
+  assert.equal(parseReproArgs(["--all"]).beyond, true, "--all adds the studies beyond the paper");
   assert.equal(parseReproArgs(["--paper-only"]).beyond, false);
   assert.throws(() => parseReproArgs(["--seed", "x"]), /integer/);
 });

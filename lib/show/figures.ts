@@ -111,20 +111,34 @@ export async function ensurePlotlyJs(dir: string = FIGURES_DIR): Promise<string>
 /**
  * An interactive HTML page for `fig` that loads plotly.js from `plotlySrc` (by default the
  * relative `plotly.min.js` that {@linkcode ensurePlotlyJs} keeps beside the pages), so it works
- * offline and stays small.
+ * offline and stays small. Where plotly.js is absent (a fresh clone: the copy is made by the
+ * set-up, not committed), the page shows the static `png` beside it (default `<title>.png`) and
+ * says how to get the interactive one.
  */
-export function figureHtml(fig: FigureSpec, title = "figure", plotlySrc = PLOTLY_JS_NAME): string {
+export function figureHtml(
+  fig: FigureSpec,
+  title = "figure",
+  plotlySrc = PLOTLY_JS_NAME,
+  png = `${title}.png`,
+): string {
   const spec = JSON.stringify(fig).replace(/</g, "\\u003c");
   const safeTitle = title.replace(/[<&]/g, "");
   const src = plotlySrc.replace(/["<&]/g, "");
+  const img = png.replace(/["<&']/g, "");
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>${safeTitle}</title>
 <script src="${src}"></script>
 <style>html,body{margin:0;height:100%}#fig{width:100%;height:100%}</style></head>
 <body><div id="fig"></div><script>
 const fig = ${spec};
-Plotly.newPlot("fig", fig.data, Object.assign({autosize: true}, fig.layout || {}),
-  Object.assign({responsive: true}, fig.config || {}));
+if (typeof Plotly === "undefined") {
+  document.getElementById("fig").innerHTML = '<p style="font:14px sans-serif;margin:8px">' +
+    'plotly.js is not beside this page (run <code>sh lib/tools/setup.sh</code> for the ' +
+    'interactive figure); the static one:</p><img src="${img}" style="max-width:100%">';
+} else {
+  Plotly.newPlot("fig", fig.data, Object.assign({autosize: true}, fig.layout || {}),
+    Object.assign({responsive: true}, fig.config || {}));
+}
 </script></body></html>
 `;
 }

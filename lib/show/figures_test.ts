@@ -8,6 +8,7 @@ import {
   PLOTLY_JS_SOURCE,
   saveFigure,
 } from "./figures.ts";
+import { withPage } from "./chromium.ts";
 
 const FIG = {
   data: [{ x: [0, 1, 2], y: [1, 3, 2], type: "scatter", name: "a line" }],
@@ -65,4 +66,22 @@ Deno.test("ensurePlotlyJs replaces a stale copy and leaves a current one alone",
 Deno.test("displayBundle without static images still names the figure type", () => {
   const b = displayBundle(FIG);
   assertEquals(Object.keys(b).sort(), ["application/vnd.plotly.v1+json", "text/plain"]);
+});
+
+Deno.test("a figure page without plotly.js beside it shows the static PNG instead", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "adafuse-fig-fallback-" });
+  try {
+    await saveFigure(FIG, "t2", { width: 300, height: 200, scale: 1 }, dir);
+    await Deno.remove(`${dir}/plotly.min.js`); // as in a fresh clone, before the set-up
+    const shown = await withPage(async (p) => {
+      await p.goto(`file://${dir}/t2.html`);
+      return await p.evaluate(
+        "[...document.images].map((i) => i.complete && i.naturalWidth > 0 ? i.getAttribute('src') : '')",
+      );
+    });
+    assertEquals(shown, ["t2.png"]);
+  } finally {
+    await closeFigures();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
