@@ -203,3 +203,24 @@ export {
 } from "./paper/regime.ts";
 export { embeddingGeometry, type GeometryStats } from "./eval/geometry.ts";
 export { loadBundle } from "./data/bundle.ts";
+export {
+  fuseAngle,
+  gateWeight,
+  lessonComparison,
+  type LessonRow,
+  lessonScoreboard,
+  staticSweep,
+  TOY_DEFAULTS,
+  type ToyConfig,
+  toyCos,
+  type ToyGate,
+  toyGateFigure,
+  toyHits,
+  toyLoss,
+  toyRanks,
+  toySweepFigure,
+  type ToyWorld,
+  toyWorld,
+  toyWorldFigure,
+  trainToyGate,
+} from "./paper/lesson.ts";

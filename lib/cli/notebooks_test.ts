@@ -157,3 +157,62 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "runner writes --param values into the config cell, adds no cell, and a plain run undoes it",
+  ignore: !hasJupyter,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const src = `${ROOT}/lib/testing/testdata/ten_outputs.ipynb`;
+      const cellsOf = (p: string) =>
+        (JSON.parse(Deno.readTextFileSync(p)) as { cells: (Cell & { source: string[] })[] })
+          .cells;
+      const before = cellsOf(src).length;
+      const { code, stderr } = await execute(src, `${dir}/a.ipynb`, ["--param", "config.n=7"]);
+      assert.equal(code, 0, stderr);
+      const cells = cellsOf(`${dir}/a.ipynb`);
+      assert.equal(cells.length, before, "no cell added");
+      const config = cells.find((c) => c.metadata.tags?.includes("parameters"))!;
+      assert.match(
+        _join(config.source) as string,
+        /--param\), over the values above:\nconfig\.n = 7;$/,
+      );
+      assert.ok(!cells.some((c) => c.metadata.tags?.includes("injected-parameters")));
+      // running the output again without --param restores the author's config cell
+      const again = await execute(`${dir}/a.ipynb`, `${dir}/b.ipynb`);
+      assert.equal(again.code, 0, again.stderr);
+      const restored = cellsOf(`${dir}/b.ipynb`).find((c) =>
+        c.metadata.tags?.includes("parameters")
+      )!;
+      const original = cellsOf(src).find((c) => c.metadata.tags?.includes("parameters"))!;
+      assert.equal(_join(restored.source), _join(original.source));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "notebook 11 (the lesson) executes cleanly in seconds",
+  ignore: !hasJupyter,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const res = await new Deno.Command(PY, {
+        args: [RUNNER, `${ROOT}/notebooks/11_lesson.ipynb`, "--out", `${dir}/11.ipynb`],
+        env: { ...notebookEnv(), ADAFUSE_FIGURES_DIR: dir },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(res.code, 0, new TextDecoder().decode(res.stderr));
+      const outputs = outputsOf(`${dir}/11.ipynb`).flat();
+      assert.ok(!outputs.some((o) => o.output_type === "error"));
+      assert.ok(outputs.filter((o) => o.data?.["image/png"]).length >= 4, "the lesson's figures");
+      await Deno.stat(`${dir}/11_lesson_gate.png`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
