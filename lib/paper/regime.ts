@@ -8,7 +8,9 @@
  *   128 (accumulating 2, the `repro` recipe's effective batch of 256), 256, 512, 1,024 and 2,048
  *   (no accumulation; the learning rate scaled linearly with the effective batch from 5e-5 at
  *   256). 128 and 256 differ in the negatives alone: the same updates, learning rate and samples
- *   per update. Diagnostics, not recipe changes: the reference's micro-batch stays 128.
+ *   per update. `b128hard` keeps micro-batch 128 but fills each with dialogues whose targets
+ *   resemble one another (hard in-batch negatives, lib/train/sampler.ts). Diagnostics, not
+ *   recipe changes: the reference's micro-batch stays 128 and its batches are shuffled.
  * - **Selection.** Every validation logs the selection gallery (val pool + train pool) and a
  *   held-out gallery of the corpus's size without any training image (lib/train/validate.ts);
  *   the best epoch by each is compared with the benchmark at the best and the last epoch.
@@ -39,6 +41,8 @@ export interface NegativesVariant {
   accumulate: number;
   /** Peak learning rate. */
   lr: number;
+  /** How micro-batches are drawn (lib/train/sampler.ts); absent: shuffled, the reference's. */
+  negatives?: "neighbours";
 }
 
 /** The sweep, in table order; see the module doc. */
@@ -48,6 +52,7 @@ export const REGIME_NEGATIVES: readonly NegativesVariant[] = Object.freeze([
   { id: "b512", batchSize: 512, accumulate: 1, lr: 1e-4 },
   { id: "b1024", batchSize: 1024, accumulate: 1, lr: 2e-4 },
   { id: "b2048", batchSize: 2048, accumulate: 1, lr: 4e-4 },
+  { id: "b128hard", batchSize: 128, accumulate: 2, lr: 5e-5, negatives: "neighbours" },
 ]);
 
 /** Epochs of every sweep run (4 × 123,287 ≈ 493,000 samples on the default data). */
@@ -75,6 +80,7 @@ export function regimeConfig(
       batchSize: v.batchSize,
       accumulate: v.accumulate,
       lr: v.lr,
+      ...(v.negatives ? { negatives: v.negatives } : {}),
     },
   };
 }
@@ -230,6 +236,7 @@ export const REGIME_PLAN: readonly (readonly [string, number])[] = Object.freeze
     ["b256", 0],
     ["b1024", 0],
     ["b2048", 0],
+    ["b128hard", 0],
     ["b128", 1],
     ["b512", 0],
     ["b1024", 1],

@@ -101,11 +101,21 @@ export interface TrainConfig {
    */
   workers: number | "auto";
   /**
+   * How micro-batches are drawn (optional; absent means `random`, the reference's shuffle, and
+   * leaves the config's hash as it was): `neighbours` groups dialogues whose targets resemble one
+   * another into the same micro-batch (hard in-batch negatives; lib/train/sampler.ts). A
+   * diagnostic of notebook 12, not part of any recipe.
+   */
+  negatives?: TrainNegatives;
+  /**
    * Sizes of the fusion head (SPEC §2), its variant, and, for the variants without a gate,
    * the optional `fixedTextWeight` (absent: 0.5; not in the presets, so not hashed unless set).
    */
   model: TrainModelConfig;
 }
+
+/** How micro-batches are drawn; see {@linkcode TrainConfig.negatives}. */
+export type TrainNegatives = "random" | "neighbours";
 
 /** The training engines; see {@linkcode TrainConfig.engine}. */
 export type TrainEngine = "autodiff" | "parallel";
@@ -254,6 +264,9 @@ export function validateTrainConfig(c: TrainConfig): void {
   ) {
     _fail(`workers must be 'auto' or an integer in [0, 64] (0: main thread), got ${c.workers}`);
   }
+  if (c.negatives !== undefined && !["random", "neighbours"].includes(c.negatives)) {
+    _fail(`negatives '${c.negatives}' is unknown; use random or neighbours`);
+  }
   modelConfigOf(c); // checks the sizes
 }
 
@@ -263,6 +276,7 @@ export function validateTrainConfig(c: TrainConfig): void {
  */
 const _OPTIONAL_KEYS: Readonly<Record<string, string>> = Object.freeze({
   "model.fixedTextWeight": "number",
+  "negatives": "string",
 });
 
 /** The optional keys directly under `prefix` (e.g. `model.`), without the prefix. */
@@ -315,6 +329,7 @@ export function mergeTrainConfig(
   const c = out as unknown as TrainConfig;
   // an optional key given as undefined is absent (stableJson would hash it as "undefined")
   if (c.model && c.model.fixedTextWeight === undefined) delete c.model.fixedTextWeight;
+  if (c.negatives === undefined) delete c.negatives;
   validateTrainConfig(c);
   return c;
 }
@@ -439,6 +454,7 @@ export function trainConfigHash(c: TrainConfig): Promise<string> {
     const { fixedTextWeight: _f, ...model } = rest.model;
     rest.model = model;
   }
+  if (rest.negatives === "random") delete rest.negatives; // the default, hashed as absent
   const keyed = (engine ?? "autodiff") === "autodiff" ? rest : { ...rest, engine };
   return stableHash({ ...keyed, _optimizer: _OPTIMIZER_RULES });
 }

@@ -50,6 +50,7 @@ import {
   type _State,
 } from "./run_dir.ts";
 import { _createEngine, type _Engine } from "./engines.ts";
+import { clusterTargets, neighbourOrder } from "./sampler.ts";
 
 export { type GateStats, gateStats, validate, validationHits } from "./validate.ts";
 export { GradAccumulator } from "./engines.ts";
@@ -371,6 +372,10 @@ export async function train(
         yBuf = new Float32Array(B * d);
       const rounds = new Int32Array(N), perm = new Int32Array(N);
       const k = hasExperts(mcfg.variant) ? mcfg.experts : 0;
+      // hard in-batch negatives (a diagnostic): one group of similar targets per micro-batch
+      const cluster = c.negatives === "neighbours"
+        ? clusterTargets(trainPool, trainSplit.target, N, d, nBatches, _mix(c.seed, 0x4e454947))
+        : null;
       const sessionStart = performance.now();
       let sessionSamples = 0;
       const stop = opts.stopAfterEpochs === undefined
@@ -381,6 +386,7 @@ export async function train(
         for (let i = 0; i < N; i++) rounds[i] = rng.int(R);
         for (let i = 0; i < N; i++) perm[i] = i;
         rng.shuffle(perm);
+        if (cluster) neighbourOrder(perm, cluster, rng);
         let epochLoss = 0, epochBatches = 0;
         for (let b0 = 0; b0 < nBatches; b0 += c.accumulate) {
           const t0 = performance.now();
