@@ -25,6 +25,7 @@ import { loadBundle } from "../data/bundle.ts";
 import { loadCheckpoint } from "../model/checkpoint.ts";
 import { type EvalMethod, type EvalOutput, runEval } from "../eval/evaluate.ts";
 import { trainOnBundle, type TrainOnBundleOptions } from "../train/run.ts";
+import { finishedRun, readRunState } from "../train/run_dir.ts";
 import { defaultProgressMode, trainingProgress } from "../show/progress.ts";
 import { averageRankDrop, degradationRate } from "../eval/metrics.ts";
 import type { DegradationSeries } from "./fig1_degradation.ts";
@@ -182,11 +183,9 @@ export async function reproTrain(
   const dir = `${CACHE_DIR}/runs/${_base(data)}--${c.trainPreset}-seed${trainCfg.seed}-${
     fullHash.slice(0, 8)
   }`;
-  const state = await readJsonIfExists<{ finished?: boolean; configHash?: string }>(
-    `${dir}/state.json`,
-  );
+  const state = await readRunState(dir);
   // a finished run of this config is reused silently (no "nothing to do" line in notebooks)
-  if (!(state?.finished && state.configHash === fullHash)) {
+  if (!(await finishedRun(dir, fullHash))) {
     const bar = !opts.onProgress && !opts.log && defaultProgressMode() === "notebook"
       ? trainingProgress("training")
       : undefined;

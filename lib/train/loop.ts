@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { readJsonIfExists, writeFileAtomic } from "../runtime/paths.ts";
+import { writeFileAtomic } from "../runtime/paths.ts";
 import { type CorpusIndex, prepareCorpus } from "../model/ranking.ts";
 import { FusionHead } from "../model/fusion_head.ts";
 import { hasExperts } from "../model/config.ts";
@@ -48,6 +48,7 @@ import {
   _saveModel,
   _saveOptimizer,
   type _State,
+  readRunState,
 } from "./run_dir.ts";
 import { _createEngine, type _Engine } from "./engines.ts";
 import { clusterTargets, neighbourOrder } from "./sampler.ts";
@@ -266,7 +267,7 @@ export async function train(
   await Deno.mkdir(dir, { recursive: true });
   const hash = await trainConfigHash(c);
   const sig = _dataSignature(data, c);
-  const prev = await readJsonIfExists<_State>(paths.state);
+  const prev = await readRunState(dir);
   const result = (s: _State, cached: boolean): TrainResult => ({
     bestCheckpoint: s.bestMetric === null ? null : paths.best,
     bestEpoch: s.bestEpoch,

@@ -7,11 +7,11 @@
  * @module
  */
 import { type BackendName, initBackend } from "../runtime/backend.ts";
-import { readJsonIfExists } from "../runtime/paths.ts";
 import { loadBundle } from "../data/bundle.ts";
 import { storedLatent } from "../data/synthetic/latent.ts";
 import { train, type TrainData, type TrainOptions, type TrainResult } from "./loop.ts";
 import { type TrainConfig, trainConfigHash } from "./config.ts";
+import { finishedRun } from "./run_dir.ts";
 
 /** Options of {@linkcode trainOnBundle}. */
 export interface TrainOnBundleOptions {
@@ -52,10 +52,8 @@ export async function trainOnBundle(
   const { outDir } = opts;
   const say = opts.log ?? ((line: string) => console.error(line));
   const hash = await trainConfigHash(config);
-  const st = await readJsonIfExists<
-    { finished?: boolean; configHash?: string; bestMetric?: number; bestEpoch?: number }
-  >(`${outDir}/state.json`).catch(() => undefined);
-  if (st?.finished && st.configHash === hash) {
+  const st = await finishedRun(outDir, hash).catch(() => undefined);
+  if (st) {
     say(
       `train: ${outDir} already holds the finished run of this config (hash ${
         hash.slice(0, 12)

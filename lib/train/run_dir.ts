@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { writeFileAtomic } from "../runtime/paths.ts";
+import { readJsonIfExists, writeFileAtomic } from "../runtime/paths.ts";
 import {
   encodeSafetensors,
   readSafetensors,
@@ -38,6 +38,24 @@ export interface _State {
   finished: boolean;
   /** The engine of the last session (absent in runs written before engines existed). */
   engine?: TrainEngine;
+}
+
+/**
+ * The state of the run in `dir` (its `state.json`), or undefined when none was saved yet (a new
+ * folder, or a run stopped during its first epoch). The one reader of a run folder's status:
+ * the loop, {@linkcode trainOnBundle} and the paper pipeline all ask it.
+ */
+export function readRunState(dir: string): Promise<_State | undefined> {
+  return readJsonIfExists<_State>(`${dir.replace(/\/$/, "")}/state.json`);
+}
+
+/**
+ * The state of the run in `dir` when it is the finished run of the config hashed `configHash`,
+ * else undefined (no run, an unfinished one, or another config's).
+ */
+export async function finishedRun(dir: string, configHash: string): Promise<_State | undefined> {
+  const s = await readRunState(dir);
+  return s?.finished && s.configHash === configHash ? s : undefined;
 }
 
 /** A short fingerprint of the data (sizes and a sample of values), stored with the run. */
