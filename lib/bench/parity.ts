@@ -14,6 +14,7 @@ import { type TrainConfig, trainConfigHash } from "../train/config.ts";
 import { trainOnBundle } from "../train/run.ts";
 import type { EvalRecord } from "../train/loop.ts";
 import { ensureTorch, torchEnv } from "./harness.ts";
+import { stableHash } from "../runtime/hash.ts";
 
 /** One validation of one side, as the comparison reads it. */
 export interface ParityEval {
@@ -112,6 +113,9 @@ export async function runParity(opts: ParityOptions): Promise<ParitySeed[]> {
   const why = await ensureTorch(python, opts.install ?? true, log);
   if (why) throw new Error(`parity: the PyTorch side cannot run: ${why}`);
   const bundle = opts.data.replace(/\/+$/, "").replace(/^.*\//, "");
+  // PyTorch's results are cached per version of the script that computed them
+  const script = (await stableHash(await Deno.readTextFile(`${ROOT}/lib/tools/parity_torch.py`)))
+    .slice(0, 8);
   const out: ParitySeed[] = [];
   for (const seed of opts.seeds) {
     const cfg: TrainConfig = { ...structuredClone(opts.config), seed };
@@ -122,7 +126,7 @@ export async function runParity(opts: ParityOptions): Promise<ParitySeed[]> {
     await trainOnBundle(opts.data, cfg, { outDir: dir, resume: true, log: () => {} });
     const ours = (await Deno.readTextFile(`${dir}/log.jsonl`)).split("\n")
       .filter((l) => l.includes('"type":"eval"')).map((l) => _fromOurs(JSON.parse(l)));
-    const cached = `${root}/cache/parity/${bundle}--${hash}-seed${seed}.json`;
+    const cached = `${root}/cache/parity/${bundle}--${hash}-${script}-seed${seed}.json`;
     let torch = await readJsonIfExists<ParityEval[]>(cached);
     if (!torch) {
       log(`parity: seed ${seed}, PyTorch (reference loop)`);

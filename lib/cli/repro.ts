@@ -97,7 +97,10 @@ export function notebookParams(config: ReproConfig): string[] {
     trainSet: {},
     data: undefined,
   };
-  const given = config as unknown as Record<string, unknown>;
+  const given = { ...config, seeds: config.seeds ?? [config.seed] } as unknown as Record<
+    string,
+    unknown
+  >;
   return Object.keys(cell)
     .filter((k) => JSON.stringify(given[k]) !== JSON.stringify(cell[k]))
     .map((k) => `config.${k}=${JSON.stringify(given[k])}`);
@@ -175,7 +178,8 @@ export async function runRepro(
     const params = notebookParams(config);
     // 00 and 02 take no data config; the figure notebooks, 05 (calibration) and 06 (training)
     // hold the default config in their config cells and get `params` only for what differs (so
-    // that they show the runs the steps above made); 12 names its own runs
+    // that they show the runs the steps above made); 12 takes the data from it (its runs' recipes
+    // and seeds are its own)
     await step("notebooks", async () => {
       await runNotebooks({ names: ["00", "02"], outDir: notebooksOut });
       await runNotebooks({
@@ -186,7 +190,7 @@ export async function runRepro(
       await runNotebooks({ names: ["06"], params, outDir: notebooksOut });
       if (beyond) {
         await runNotebooks({ names: ["07", "08", "09", "10"], params, outDir: notebooksOut });
-        await runNotebooks({ names: ["12"], outDir: notebooksOut });
+        await runNotebooks({ names: ["12"], params, outDir: notebooksOut });
       }
     });
     await step("report", async () => {

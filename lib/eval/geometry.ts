@@ -141,6 +141,12 @@ export async function embeddingGeometry(
       `geometry: the bundle ${bundle.dir} has no split '${benchmark}'; load it (splits: [...])`,
     );
   }
+  if (s.images) {
+    throw new Error(
+      `geometry: split '${benchmark}' has its own image pool, so its targets are not corpus ` +
+        "images; measure a benchmark split (e.g. visdial)",
+    );
+  }
   const { dim: d, rounds: R, corpus, corpusSize: N } = bundle;
   const Q = s.count;
   const rng = new Rng(seed);

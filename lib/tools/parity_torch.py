@@ -36,7 +36,7 @@ from bench_torch import FusionHead, info_nce  # noqa: E402
 
 
 def load_split(bundle, name):
-    """text, gen [Q, R, d] float32, target [Q] int64, images [P, d] float32 of one split."""
+    """text, gen [Q, R, d] float32, target [Q] int64, the split's own pool [P, d] or None."""
     with open(os.path.join(bundle, "manifest.json")) as f:
         manifest = json.load(f)
     files = manifest["splits"][name]
@@ -45,10 +45,24 @@ def load_split(bundle, name):
         return np.load(os.path.join(bundle, files[key]))
 
     images = arr("images").astype(np.float32) if "images" in files else None
-    if images is None:
-        images = np.load(os.path.join(bundle, manifest["corpus"])).astype(np.float32)
     return (arr("text").astype(np.float32), arr("gen").astype(np.float32),
             arr("target").astype(np.int64), images)
+
+
+def load_corpus(bundle):
+    with open(os.path.join(bundle, "manifest.json")) as f:
+        manifest = json.load(f)
+    return np.load(os.path.join(bundle, manifest["corpus"])).astype(np.float32)
+
+
+def val_gallery(bundle, train_pool, val_pool):
+    """As lib/train/validate.ts's _valGallery: the val pool followed by the train pool when both
+    splits have pools, the val pool alone when only it has one, the corpus when it has none."""
+    if val_pool is None:
+        return load_corpus(bundle)
+    if train_pool is None:
+        return val_pool
+    return np.concatenate([val_pool, train_pool])
 
 
 def cosine_with_warmup(step, base, total, warmup):
@@ -117,13 +131,19 @@ def train(args):
     m = cfg["model"]
     if m.get("variant", "full") != "full":
         sys.exit("parity_torch.py: only the full head (variant 'full') is written here")
+    if cfg["learnableScale"]:
+        sys.exit("parity_torch.py: a learnable logit scale is not written here; set learnableScale=false")
+    if cfg.get("negatives", "random") != "random":
+        sys.exit("parity_torch.py: only shuffled micro-batches (negatives 'random') are written here")
     torch.manual_seed(args.seed)
     np_rng = np.random.default_rng(args.seed)
     torch.set_num_threads(args.threads)
     tr = load_split(args.data, cfg["trainSplit"])
     val = load_split(args.data, cfg["valSplit"])
-    gallery = np.concatenate([val[3], tr[3]]) if val[3] is not tr[3] else val[3]
+    gallery = val_gallery(args.data, tr[3], val[3])
     text, gen, target, pool = tr
+    if pool is None:  # targets are corpus rows
+        pool = load_corpus(args.data)
     n_all = text.shape[0] if cfg["maxTrainDialogues"] is None else min(
         text.shape[0], cfg["maxTrainDialogues"])
     rounds, d = text.shape[1], text.shape[2]
@@ -138,7 +158,7 @@ def train(args):
     n_batches = n_all // B
     steps_per_epoch = math.ceil(n_batches / acc)
     total = cfg["epochs"] * steps_per_epoch
-    warmup = round(cfg["warmupEpochs"] * steps_per_epoch)
+    warmup = math.floor(cfg["warmupEpochs"] * steps_per_epoch + 0.5)  # JavaScript's Math.round
     step = 0
     scale = math.log(1 / cfg["temperature"])
     model.train()

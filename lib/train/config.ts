@@ -454,7 +454,8 @@ export function trainConfigHash(c: TrainConfig): Promise<string> {
     const { fixedTextWeight: _f, ...model } = rest.model;
     rest.model = model;
   }
-  if (rest.negatives === "random") delete rest.negatives; // the default, hashed as absent
+  // the default, hashed as absent (as is a key given as undefined)
+  if (rest.negatives === "random" || rest.negatives === undefined) delete rest.negatives;
   const keyed = (engine ?? "autodiff") === "autodiff" ? rest : { ...rest, engine };
   return stableHash({ ...keyed, _optimizer: _OPTIMIZER_RULES });
 }

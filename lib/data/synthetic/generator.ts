@@ -368,9 +368,17 @@ export interface EnsureSyntheticResult {
   seconds: number;
 }
 
+/**
+ * How a synthetic bundle stores its arrays, recorded in its manifest beside the config's hash: a
+ * bundle written before the training split was stored as float16 has other bytes under the same
+ * config, so it is regenerated rather than reused.
+ */
+const STORAGE = `${TRAIN_HALF}:float16`;
+
 async function _manifestHash(dir: string): Promise<string | undefined> {
   try {
     const m = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
+    if (m?.storage !== STORAGE) return undefined;
     return typeof m?.config_hash === "string" ? m.config_hash : undefined;
   } catch {
     return undefined;
@@ -414,6 +422,7 @@ export async function ensureSyntheticBundle(
       generator: SYNTHETIC_GENERATOR,
       config: cfg,
       config_hash: hash,
+      storage: STORAGE,
     },
   });
   for (const [name, l] of Object.entries(data.latent)) {

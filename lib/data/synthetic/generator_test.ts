@@ -229,6 +229,16 @@ Deno.test("synthetic: ensureSyntheticBundle writes a loadable bundle, then uses 
     assert.equal(b.manifest.splits.val.images, "val_images.npy");
     assert.equal(b.manifest.splits.visdial.images, undefined);
     assert.deepEqual(b.warnings, []);
+    // the training split is float16 on disk (read back as float32), and the manifest says so
+    const head = await Deno.readTextFile(`${dir}/train_text.npy`).then((t) => t.slice(0, 80));
+    assert.match(head, /'descr': '<f2'/);
+    assert.equal(b.manifest.storage, "train:float16");
+    // a bundle of the same config written before that (no storage entry) is regenerated
+    const m = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
+    delete m.storage;
+    await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify(m));
+    const older = await ensureSyntheticBundle({ preset: "small", seed: 1, dir, overrides });
+    assert.equal(older.cached, false, "an fp32-era bundle must regenerate");
     const third = await ensureSyntheticBundle({ preset: "small", seed: 2, dir, overrides });
     assert.equal(third.cached, false, "another seed must regenerate");
   } finally {
