@@ -22,13 +22,15 @@
  *
  * @module
  */
-import { CACHE_DIR, DATA_DIR, readJsonIfExists } from "../runtime/paths.ts";
+import { CACHE_DIR, DATA_DIR, readJsonIfExists, writeFileAtomic } from "../runtime/paths.ts";
 import { initBackend } from "../runtime/backend.ts";
 import { type EvalOutput, runEval } from "../eval/evaluate.ts";
 import type { EvalRecord } from "../train/loop.ts";
 import type { FigureSpec } from "../show/figures.ts";
 import type { GeometryStats } from "../eval/geometry.ts";
 import { type ReproConfig, reproData, reproEval, reproTrain } from "./pipeline.ts";
+import { loadBundle } from "../data/bundle.ts";
+import { loadCheckpoint } from "../model/checkpoint.ts";
 import { paperReference } from "./reference.ts";
 
 /** One setting of the negatives sweep. */
@@ -129,6 +131,11 @@ export interface RegimeRun {
   last: number[];
   /** Mean image weight on VisDial's pairs, selected and last head. */
   imageWeight: { best: number; last: number };
+  /**
+   * Mean cos(q, gated mix) on VisDial's pairs, selected and last head: how far the experts'
+   * residual turns the fused query away from `w·t + (1 − w)·g` (1: not at all).
+   */
+  mixCos: { best: number; last: number };
 }
 
 function _epochRow(e: EvalRecord): RegimeEpoch {
@@ -161,6 +168,32 @@ function _meanImageWeight(e: EvalOutput): number {
   let s = 0, n = 0;
   for (const row of e.gate ?? []) for (const w of row) s += 1 - w, n++;
   return n ? s / n : NaN;
+}
+
+/**
+ * Mean over VisDial's (dialogue, round) pairs of cos(q, w·t + (1 − w)·g): the fused query against
+ * the gate's mix alone, for the head in `checkpoint` (see {@linkcode RegimeRun.mixCos}).
+ */
+export async function mixCosine(data: string, checkpoint: string): Promise<number> {
+  const b = await loadBundle(data, { splits: ["visdial"] });
+  const s = b.splits.visdial, d = b.dim, n = s.count * b.rounds;
+  const head = await loadCheckpoint(checkpoint);
+  try {
+    const { q, w } = await head.fuse(s.text, s.gen, n);
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      let dot = 0, mm = 0;
+      for (let j = 0; j < d; j++) {
+        const m = w[i] * s.text[i * d + j] + (1 - w[i]) * s.gen[i * d + j];
+        dot += q[i * d + j] * m;
+        mm += m * m;
+      }
+      total += dot / Math.sqrt(mm);
+    }
+    return total / n;
+  } finally {
+    head.dispose();
+  }
 }
 
 /** The evaluation of a run's last checkpoint on a benchmark, cached beside the best's. */
@@ -218,7 +251,24 @@ export async function regimeRun(
     best: best.hits["10"].cumulative,
     last: last.hits["10"].cumulative,
     imageWeight: { best: _meanImageWeight(best), last: _meanImageWeight(last) },
+    mixCos: await _cachedMixCos(c, run.dir),
   };
+}
+
+async function _cachedMixCos(
+  c: Partial<ReproConfig>,
+  dir: string,
+): Promise<{ best: number; last: number }> {
+  const out = `${dir}/mix_cosine.json`;
+  const cached = await readJsonIfExists<{ best: number; last: number }>(out);
+  if (cached) return cached;
+  const data = await reproData(c);
+  const res = {
+    best: await mixCosine(data, `${dir}/best.safetensors`),
+    last: await mixCosine(data, `${dir}/last.safetensors`),
+  };
+  await writeFileAtomic(out, JSON.stringify(res));
+  return res;
 }
 
 /** DAR's cumulative Hits@10 on VisDial per round (%), the sweep's reference row. */
@@ -309,6 +359,8 @@ export function regimeTable(runs: RegimeRun[], dar: number[]): Record<string, nu
       [`Δ r${R} last`]: r.last[R] - dar[R],
       "image weight selected": r.imageWeight.best,
       "image weight last": r.imageWeight.last,
+      "cos(q, mix) selected": r.mixCos.best,
+      "cos(q, mix) last": r.mixCos.last,
       "val slope last": last.gateSlope ?? NaN,
       "val AUC last": last.gateAuc ?? NaN,
     };
