@@ -29,7 +29,9 @@ import type { EvalRecord } from "../train/loop.ts";
 import type { FigureSpec } from "../show/figures.ts";
 import type { GeometryStats } from "../eval/geometry.ts";
 import { type ReproConfig, reproData, reproEval, reproTrain } from "./pipeline.ts";
-import { loadBundle } from "../data/bundle.ts";
+import { type Bundle, loadBundle } from "../data/bundle.ts";
+import { prepareCorpus } from "../model/ranking.ts";
+import { validate } from "../train/validate.ts";
 import { loadCheckpoint } from "../model/checkpoint.ts";
 import { paperReference } from "./reference.ts";
 
@@ -136,6 +138,12 @@ export interface RegimeRun {
    * residual turns the fused query away from `w·t + (1 − w)·g` (1: not at all).
    */
   mixCos: { best: number; last: number };
+  /**
+   * The selection metric (mean over rounds of the cumulative Hits@10, %) of the first 500
+   * TRAINING dialogues against the train pool, selected and last head: a rise here while the
+   * validation metric falls is the head learning its training targets rather than the task.
+   */
+  trainHits: { best: number; last: number };
 }
 
 function _epochRow(e: EvalRecord): RegimeEpoch {
@@ -252,7 +260,30 @@ export async function regimeRun(
     last: last.hits["10"].cumulative,
     imageWeight: { best: _meanImageWeight(best), last: _meanImageWeight(last) },
     mixCos: await _cachedMixCos(c, run.dir),
+    trainHits: await _cachedTrainHits(c, run.dir),
   };
+}
+
+let _trainSplit: { data: string; bundle: Bundle } | undefined;
+
+/**
+ * The selection metric of the first `n` training dialogues ranked against the training pool
+ * alone (every round; ties by pool index), for the head in `checkpoint`, in percent.
+ */
+export async function trainSplitHits(data: string, checkpoint: string, n = 500): Promise<number> {
+  if (_trainSplit?.data !== data) {
+    _trainSplit = { data, bundle: await loadBundle(data, { splits: ["train"] }) };
+  }
+  const b = _trainSplit.bundle, s = b.splits.train;
+  const pool = s.images ?? b.corpus;
+  const index = prepareCorpus(pool, b.dim);
+  const head = await loadCheckpoint(checkpoint);
+  try {
+    return 100 * (await validate(head, index, s, b.rounds, 10, n)).metric;
+  } finally {
+    head.dispose();
+    index.dispose();
+  }
 }
 
 async function _cachedMixCos(
@@ -266,6 +297,22 @@ async function _cachedMixCos(
   const res = {
     best: await mixCosine(data, `${dir}/best.safetensors`),
     last: await mixCosine(data, `${dir}/last.safetensors`),
+  };
+  await writeFileAtomic(out, JSON.stringify(res));
+  return res;
+}
+
+async function _cachedTrainHits(
+  c: Partial<ReproConfig>,
+  dir: string,
+): Promise<{ best: number; last: number }> {
+  const out = `${dir}/train_hits.json`;
+  const cached = await readJsonIfExists<{ best: number; last: number }>(out);
+  if (cached) return cached;
+  const data = await reproData(c);
+  const res = {
+    best: await trainSplitHits(data, `${dir}/best.safetensors`),
+    last: await trainSplitHits(data, `${dir}/last.safetensors`),
   };
   await writeFileAtomic(out, JSON.stringify(res));
   return res;
@@ -361,6 +408,8 @@ export function regimeTable(runs: RegimeRun[], dar: number[]): Record<string, nu
       "image weight last": r.imageWeight.last,
       "cos(q, mix) selected": r.mixCos.best,
       "cos(q, mix) last": r.mixCos.last,
+      "train dialogues % selected": r.trainHits.best,
+      "train dialogues % last": r.trainHits.last,
       "val slope last": last.gateSlope ?? NaN,
       "val AUC last": last.gateAuc ?? NaN,
     };
