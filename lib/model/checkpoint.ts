@@ -29,6 +29,7 @@
  * @module
  */
 import { FusionHead, type StateDict } from "./fusion_head.ts";
+import { writeFileAtomic } from "../runtime/paths.ts";
 import { type FusionConfig, fusionConfig, parameterCount } from "./config.ts";
 import {
   encodeSafetensors,
@@ -54,13 +55,10 @@ export function checkpointConfigPath(path: string): string {
     ".config.json";
 }
 
-async function _writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+async function _writeAtomic(path: string, content: Uint8Array | string): Promise<void> {
   try {
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
+    await writeFileAtomic(path, content);
   } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
     throw new Error(`cannot write ${path}: ${e instanceof Error ? e.message : e}`);
   }
 }
@@ -111,10 +109,7 @@ export async function saveCheckpoint(
     ...config,
     meta: extraMeta,
   };
-  await _writeAtomic(
-    checkpointConfigPath(path),
-    new TextEncoder().encode(JSON.stringify(json, null, 2) + "\n"),
-  );
+  await _writeAtomic(checkpointConfigPath(path), JSON.stringify(json, null, 2) + "\n");
   await _writeAtomic(path, encodeSafetensors(tensors, meta));
 }
 

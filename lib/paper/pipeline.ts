@@ -78,8 +78,6 @@ export const REPRO_DEFAULTS: Readonly<ReproConfig> = Object.freeze({
 });
 
 function _cfg(c: Partial<ReproConfig>): ReproConfig & { seeds: number[] } {
-  // today's notebooks still pass `trainSet: [] as string[]`: an empty list means no overrides
-  if (Array.isArray(c.trainSet) && c.trainSet.length === 0) c = { ...c, trainSet: {} };
   if (Array.isArray(c.trainSet)) {
     throw new Error(
       `trainSet is a typed partial training config now (e.g. {lr: 1e-4}), not "key=value" ` +
@@ -329,7 +327,7 @@ export async function reproGate(
   const { rounds, dim } = bundle;
   const total = s.count * rounds;
   const pick = new Int32Array(total).map((_, i) => i);
-  new Rng(c.seed + 4).shuffle(pick);
+  new Rng(gateSampleSeed(c)).shuffle(pick);
   const m = Math.min(n, total);
   const chosen = pick.subarray(0, m).sort();
   const t = new Float32Array(m * dim), g = new Float32Array(m * dim);
@@ -348,6 +346,14 @@ export async function reproGate(
   } finally {
     head.dispose();
   }
+}
+
+/**
+ * The seed of the draw of Figure 4's gate samples: a function of the data seed alone (so every
+ * training seed's head is shown on the same pairs), offset so that it draws apart from the data.
+ */
+export function gateSampleSeed(config: Partial<ReproConfig>): number {
+  return (config.seed ?? REPRO_DEFAULTS.seed) + 4;
 }
 
 /** DAR's mean image weight over the rounds of a dialogue (0.445 with the official schedule). */
