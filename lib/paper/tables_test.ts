@@ -57,6 +57,14 @@ Deno.test("paper tables: the holds column follows our numbers, never the paper's
   // a positive slope whose interval reaches below 0 does not hold
   assert.equal(fig4Comparison([0.2], t, 0.445, [-0.01, 0.6])[2].holds, "no");
   assert.equal(fig4Comparison([0.2], t, 0.445, [0.01, 0.6], [0.3, 0.1])[2].holds, "yes");
+  // a real but tiny trend: the interval above 0, the weight rising 0.3 × 0.1 = 3 points < 5
+  const cos = Array.from({ length: 101 }, (_, i) => 0.4 + i / 1000); // middle 90%: 0.405-0.495
+  const tiny = fig4Comparison([0.2], t, 0.445, [0.01, 0.6], undefined, cos)[2];
+  assert.equal(tiny.holds, "no");
+  assert.match(tiny.ours, /rise \+2\.7 points/);
+  assert.match(tiny.quantity, /rises ≥ 5 points across the middle 90% of cos/);
+  const wide = Array.from({ length: 101 }, (_, i) => i / 100); // middle 90%: 0.05-0.95, rise 27
+  assert.equal(fig4Comparison([0.2], t, 0.445, [0.01, 0.6], undefined, wide)[2].holds, "yes");
   const flat = fig4Comparison([0.5, 0.6], { intercept: 0.5, slope: -0.1, rSquared: 0.1 }, 0.445);
   assert.deepEqual(flat.map((r) => r.holds), ["no", "no", "no"]);
 });

@@ -1,7 +1,7 @@
 import { assert } from "../testing/assert.ts";
 import { closeFigures, saveFigure } from "./figures.ts";
 import { FIGURES_DIR } from "../runtime/paths.ts";
-import { renderReport, reportTables, writeReport } from "./report.ts";
+import { renderReport, reportRows, reportTables, verdictSummary, writeReport } from "./report.ts";
 
 const TABLE_MD = "|quantity|paper|ours|holds|\n|:-|:-|:-|:-|\n|slope|positive|+0.1|yes|\n";
 const TABLE_HTML = "<table><tr><th>quantity</th></tr><tr><td>slope</td></tr></table>";
@@ -71,8 +71,11 @@ Deno.test("writeReport: every figure, the paper-vs-ours tables, the facts; Chrom
       ]
     ) assert.ok(md.includes(want), `REPORT.md lacks ${want}`);
     assert.match(md, /\| commit \| [0-9a-f]{40}/);
+    assert.ok(md.indexOf("## Verdicts") < md.indexOf("## Provenance"), "verdicts lead");
+    assert.ok(md.includes("|04 · Figure 4|**holds**|1 of 1 results hold|"), "the verdict row");
     const html = await Deno.readTextFile(rep.html);
-    assert.ok(html.includes(TABLE_HTML));
+    assert.ok(html.includes('<td class="holds-yes">yes</td>'), "the relabelled table");
+    assert.ok(html.indexOf("<h2>Verdicts") < html.indexOf("<h2>Provenance"));
     assert.ok(!html.includes("<?xml"), "SVGs are inlined without their XML prolog");
 
     const shot = `${figs}/index.png`;
@@ -105,4 +108,40 @@ Deno.test("the committed figures/index.html draws every figure (npm run repro wr
   } finally {
     await Deno.remove(shot);
   }
+});
+
+Deno.test("reportRows and verdictSummary: calibrated and deliberate rows are no results", () => {
+  const t = (notebook: string, rows: string[][]) => ({
+    notebook,
+    title: notebook.slice(0, 2),
+    html: "",
+    markdown: [
+      "|quantity|paper|ours|holds|",
+      "|:-|:-|:-|:-|",
+      ...rows.map((r) => `|${r.join("|")}|`),
+    ]
+      .join("\n"),
+  });
+  const fig3 = t("03_x.ipynb", [
+    ["ChatIR Hits@10 on VisDial, round 0", "63.42", "61.92", "yes"],
+    ["ADaFuSE − DAR on VisDial, round 0", "+1.09", "-3.05", "no"],
+    ["ADaFuSE − DAR on VisDial, round 10", "+3.49", "+1.53 \\| 2", "yes"],
+  ]);
+  const rows = reportRows(fig3);
+  assert.deepEqual(rows.map((r) => r.holds), ["calibrated, not a result", "no", "yes"]);
+  assert.equal(rows[2].ours, "+1.53 | 2", "an escaped pipe stays in its cell");
+  const train = t("06_x.ipynb", [["recipe: epochs (reference)", "50", "2", "no"]]);
+  const calib = t("05_x.ipynb", [["ChatGPT round 10", "81.3", "83.8", "no"]]);
+  const fig2 = t("02_x.ipynb", [["parameters", "11,812,614", "11,812,614", "yes"]]);
+  const none = t("04_x.ipynb", [["slope", "positive", "-0.1", "no"]]);
+  assert.deepEqual(
+    verdictSummary([fig3, train, calib, fig2, none]).map((v) => [v.verdict, v.detail]),
+    [
+      ["in part", "1 of 2 results hold (1 calibrated, not results)"],
+      ["–", "0 of 0 results hold (1 deliberate, not results)"],
+      ["calibrated", "0 of 0 results hold (1 calibrated, not results)"],
+      ["holds", "1 of 1 results hold"],
+      ["does not hold", "0 of 1 results hold"],
+    ],
+  );
 });
