@@ -155,8 +155,8 @@ export interface ReportRow {
   ours: string;
   /**
    * `yes` / `no` (a result), `–` (no claim), `calibrated, not a result` (a number the synthetic
-   * stand-in was calibrated to: ChatIR's and DAR's rows, notebook 05's targets) or `deliberate` (a recipe
-   * value this repository changes on purpose, or where it selects models).
+   * stand-in was calibrated to: ChatIR's and DAR's rows, notebook 05's targets) or `deliberate`
+   * (a recipe value this repository changes on purpose, or where it selects models).
    */
   holds: string;
 }
