@@ -348,6 +348,24 @@ export const REGIME_PLAN: readonly (readonly [string, number])[] = Object.freeze
  */
 export const REGIME_GEOMETRY_TEXT_GAP = 1.0;
 
+/** The reproduction config of the geometry diagnostic's bundle: `base` with the lower textGap. */
+export function regimeGeometryConfig(base: Partial<ReproConfig>): Partial<ReproConfig> {
+  return {
+    ...base,
+    synthetic: { ...(base.synthetic ?? {}), textGap: REGIME_GEOMETRY_TEXT_GAP },
+  };
+}
+
+/** ChatIR's and DAR's cumulative Hits@10 on VisDial (%) on `base`'s data. */
+export async function regimeBaselines(
+  base: Partial<ReproConfig>,
+): Promise<{ chatir: number[]; dar: number[] }> {
+  return {
+    chatir: (await reproEval(base, "visdial", "chatir")).hits["10"].cumulative,
+    dar: await regimeDar(base),
+  };
+}
+
 /**
  * The reference micro-batch's run (`b128`, seed 0) on the diagnostic bundle of
  * {@linkcode REGIME_GEOMETRY_TEXT_GAP}, with that bundle's DAR and ChatIR on VisDial.
@@ -355,10 +373,7 @@ export const REGIME_GEOMETRY_TEXT_GAP = 1.0;
 export async function regimeGeometryRun(
   base: Partial<ReproConfig>,
 ): Promise<{ run: RegimeRun; dar: number[]; chatir: number[] }> {
-  const c = {
-    ...base,
-    synthetic: { ...(base.synthetic ?? {}), textGap: REGIME_GEOMETRY_TEXT_GAP },
-  };
+  const c = regimeGeometryConfig(base);
   const run = await regimeRun(c, REGIME_NEGATIVES[0], 0);
   const dar = await regimeDar(c);
   const chatir = (await reproEval(c, "visdial", "chatir")).hits["10"].cumulative;
@@ -621,4 +636,24 @@ export function regimeComparison(runs: RegimeRun[], dar: number[]): Record<strin
     }
   }
   return rows;
+}
+
+/**
+ * ChatIR and DAR on VisDial (cumulative Hits@10, %, rounds 0 and 10) on each named bundle: how
+ * the geometry diagnostic's bundle moves the baselines the stand-in was calibrated to.
+ */
+export function regimeBaselineTable(
+  rows: { bundle: string; chatir: number[]; dar: number[] }[],
+): Record<string, string | number>[] {
+  return rows.map((r) => {
+    const R = r.chatir.length - 1;
+    return {
+      bundle: r.bundle,
+      "ChatIR r0": r.chatir[0],
+      [`ChatIR r${R}`]: r.chatir[R],
+      "DAR r0": r.dar[0],
+      [`DAR r${R}`]: r.dar[R],
+      [`DAR − ChatIR r${R}`]: r.dar[R] - r.chatir[R],
+    };
+  });
 }
