@@ -13,10 +13,15 @@ const hasJupyter = (() => {
   }
 })();
 
-async function execute(nb: string, out: string, extra: string[] = []) {
+async function execute(
+  nb: string,
+  out: string,
+  extra: string[] = [],
+  env: Record<string, string> = {},
+) {
   const res = await new Deno.Command(PY, {
     args: [RUNNER, nb, "--out", out, ...extra],
-    env: notebookEnv(),
+    env: { ...notebookEnv(), ...env },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -200,13 +205,13 @@ Deno.test({
   fn: async () => {
     const dir = await Deno.makeTempDir();
     try {
-      const res = await new Deno.Command(PY, {
-        args: [RUNNER, `${ROOT}/notebooks/11_lesson.ipynb`, "--out", `${dir}/11.ipynb`],
-        env: { ...notebookEnv(), ADAFUSE_FIGURES_DIR: dir },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.equal(res.code, 0, new TextDecoder().decode(res.stderr));
+      const { code, stderr } = await execute(
+        `${ROOT}/notebooks/11_lesson.ipynb`,
+        `${dir}/11.ipynb`,
+        [],
+        { ADAFUSE_FIGURES_DIR: dir },
+      );
+      assert.equal(code, 0, stderr);
       const outputs = outputsOf(`${dir}/11.ipynb`).flat();
       assert.ok(!outputs.some((o) => o.output_type === "error"));
       assert.ok(outputs.filter((o) => o.data?.["image/png"]).length >= 4, "the lesson's figures");

@@ -6,25 +6,11 @@
  * set-up installs Debian's python3-torch).
  */
 import { assert } from "../testing/assert.ts";
+import { hasTorch } from "../testing/torch.ts";
 import { initBackend } from "../runtime/backend.ts";
 import { ensureSyntheticBundle } from "../data/synthetic/generator.ts";
 import { applyTrainOverrides, TRAIN_PRESETS } from "../train/config.ts";
 import { paritySummary, runParity } from "../bench/parity.ts";
-
-const PY = "/usr/bin/python3";
-
-function _hasTorch(): boolean {
-  try {
-    return new Deno.Command(PY, {
-      args: ["-c", "import torch, numpy"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .outputSync().code === 0;
-  } catch {
-    return false;
-  }
-}
 
 /** The recipe of the test: `repro` with enough updates on 512 dialogues for the head to move. */
 export const PARITY_TEST_SETS = [
@@ -37,7 +23,7 @@ export const PARITY_TEST_SETS = [
 
 Deno.test({
   name: "parity: ours and PyTorch's reference loop agree within the spread over three seeds",
-  ignore: !_hasTorch(),
+  ignore: !hasTorch(),
   async fn() {
     await initBackend("wasm");
     const dir = await Deno.makeTempDir({ prefix: "parity_test_" });

@@ -5,6 +5,7 @@
  * `/usr/bin/python3` cannot import torch (Debian: `apt-get install python3-torch`).
  */
 import { assert } from "../testing/assert.ts";
+import { hasTorch } from "../testing/torch.ts";
 import { initBackend } from "../runtime/backend.ts";
 import { saveCheckpoint } from "../model/checkpoint.ts";
 import { FusionHead } from "../model/fusion_head.ts";
@@ -13,26 +14,13 @@ import { Rng } from "../runtime/rng.ts";
 
 const PY = "/usr/bin/python3";
 
-function _hasTorch(): boolean {
-  try {
-    return new Deno.Command(PY, {
-      args: ["-c", "import torch, numpy"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .outputSync().code === 0;
-  } catch {
-    return false;
-  }
-}
-
 // the paper's head, and an ablation variant with the reference's shapes (K = 2 experts; notebook
 // 07): both load into the reference module
 for (const experts of [4, 2]) {
   Deno.test({
     name:
       `a checkpoint written here gives the same fused queries in PyTorch (1e-5; K = ${experts})`,
-    ignore: !_hasTorch(),
+    ignore: !hasTorch(),
     async fn() {
       await initBackend("wasm");
       const dir = await Deno.makeTempDir();

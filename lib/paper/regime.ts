@@ -259,8 +259,8 @@ export async function regimeRun(
     best: best.hits["10"].cumulative,
     last: last.hits["10"].cumulative,
     imageWeight: { best: _meanImageWeight(best), last: _meanImageWeight(last) },
-    mixCos: await _cachedMixCos(c, run.dir),
-    trainHits: await _cachedTrainHits(c, run.dir),
+    mixCos: await _bestAndLast(c, run.dir, "mix_cosine.json", mixCosine),
+    trainHits: await _bestAndLast(c, run.dir, "train_hits.json", (d, f) => trainSplitHits(d, f)),
   };
 }
 
@@ -286,33 +286,23 @@ export async function trainSplitHits(data: string, checkpoint: string, n = 500):
   }
 }
 
-async function _cachedMixCos(
+/**
+ * A measure of a run's selected and last heads (`best.safetensors`, `last.safetensors`), cached
+ * as `file` in the run folder.
+ */
+async function _bestAndLast(
   c: Partial<ReproConfig>,
   dir: string,
+  file: string,
+  measure: (data: string, checkpoint: string) => Promise<number>,
 ): Promise<{ best: number; last: number }> {
-  const out = `${dir}/mix_cosine.json`;
+  const out = `${dir}/${file}`;
   const cached = await readJsonIfExists<{ best: number; last: number }>(out);
   if (cached) return cached;
   const data = await reproData(c);
   const res = {
-    best: await mixCosine(data, `${dir}/best.safetensors`),
-    last: await mixCosine(data, `${dir}/last.safetensors`),
-  };
-  await writeFileAtomic(out, JSON.stringify(res));
-  return res;
-}
-
-async function _cachedTrainHits(
-  c: Partial<ReproConfig>,
-  dir: string,
-): Promise<{ best: number; last: number }> {
-  const out = `${dir}/train_hits.json`;
-  const cached = await readJsonIfExists<{ best: number; last: number }>(out);
-  if (cached) return cached;
-  const data = await reproData(c);
-  const res = {
-    best: await trainSplitHits(data, `${dir}/best.safetensors`),
-    last: await trainSplitHits(data, `${dir}/last.safetensors`),
+    best: await measure(data, `${dir}/best.safetensors`),
+    last: await measure(data, `${dir}/last.safetensors`),
   };
   await writeFileAtomic(out, JSON.stringify(res));
   return res;
@@ -525,58 +515,25 @@ export function geometryComparison(
   pub: Record<string, PublishedStat>,
 ): Record<string, string>[] {
   const f = (x: number) => x.toFixed(3);
-  const rows: [string, string, number, string | undefined][] = [
-    [
-      "cos(image, image), random pairs",
-      `${f(g.imageImage.mean)} ± ${f(g.imageImage.sd)}`,
-      g.imageImage.mean,
-      "image_image_cosine",
-    ],
-    [
-      "cos(text, text), random captions",
-      `${f(g.textText.mean)} ± ${f(g.textText.sd)}`,
-      g.textText.mean,
-      "text_text_cosine",
-    ],
+  type Row = [string, string, number, string | undefined];
+  const ms = (name: string, v: { mean: number; sd: number }, key?: string): Row => [
+    name,
+    `${f(v.mean)} ± ${f(v.sd)}`,
+    v.mean,
+    key,
+  ];
+  const rows: Row[] = [
+    ms("cos(image, image), random pairs", g.imageImage, "image_image_cosine"),
+    ms("cos(text, text), random captions", g.textText, "text_text_cosine"),
     ["‖mean image‖", f(g.imageMeanNorm), g.imageMeanNorm, "image_mean_norm"],
     ["‖mean caption‖", f(g.textMeanNorm), g.textMeanNorm, "text_mean_norm"],
     ["modality gap ‖mean image − mean caption‖", f(g.gap), g.gap, "modality_gap"],
-    [
-      "cos(caption, its target)",
-      `${f(g.matched0.mean)} ± ${f(g.matched0.sd)}`,
-      g.matched0.mean,
-      "matched_text_image_cosine",
-    ],
-    [
-      "cos(last-round text, its target)",
-      `${f(g.matchedLast.mean)} ± ${f(g.matchedLast.sd)}`,
-      g.matchedLast.mean,
-      undefined,
-    ],
-    [
-      "cos(caption, a random image)",
-      `${f(g.unmatched.mean)} ± ${f(g.unmatched.sd)}`,
-      g.unmatched.mean,
-      undefined,
-    ],
-    [
-      "cos(generated image, its text)",
-      `${f(g.genText.mean)} ± ${f(g.genText.sd)}`,
-      g.genText.mean,
-      "generated_prompt_cosine",
-    ],
-    [
-      "cos(generated image, its target)",
-      `${f(g.genMatched.mean)} ± ${f(g.genMatched.sd)}`,
-      g.genMatched.mean,
-      "generated_real_image_cosine",
-    ],
-    [
-      "cos(generated image, a random image)",
-      `${f(g.genUnmatched.mean)} ± ${f(g.genUnmatched.sd)}`,
-      g.genUnmatched.mean,
-      undefined,
-    ],
+    ms("cos(caption, its target)", g.matched0, "matched_text_image_cosine"),
+    ms("cos(last-round text, its target)", g.matchedLast),
+    ms("cos(caption, a random image)", g.unmatched),
+    ms("cos(generated image, its text)", g.genText, "generated_prompt_cosine"),
+    ms("cos(generated image, its target)", g.genMatched, "generated_real_image_cosine"),
+    ms("cos(generated image, a random image)", g.genUnmatched),
     [
       `hubness: skewness of N_${g.hubness.k} (${g.hubness.queries} text queries)`,
       f(g.hubness.skewness),
@@ -590,6 +547,7 @@ export function geometryComparison(
       undefined,
     ],
   ];
+
   return rows.map(([statistic, ours, value, key]) => {
     const p = key ? pub[key] : undefined;
     const has = p && p.value !== null;

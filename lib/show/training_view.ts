@@ -46,6 +46,20 @@ const _axis = (title: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
+/** A 2 × 2 grid of independent panels with the given (x, y) axes, legend below. */
+function _grid2x2(title: string, axes: [object, object][]): Record<string, unknown> {
+  const layout: Record<string, unknown> = {
+    title: { text: title },
+    grid: { rows: 2, columns: 2, pattern: "independent" },
+    legend: { orientation: "h", y: -0.15 },
+  };
+  axes.forEach(([x, y], i) => {
+    layout[`xaxis${i ? i + 1 : ""}`] = x;
+    layout[`yaxis${i ? i + 1 : ""}`] = y;
+  });
+  return layout;
+}
+
 /**
  * The optimisation curves, four panels: training loss, learning rate and gradient norm (before
  * clipping) per update, and validation Hits@K (the mean over rounds, the selection metric, and
@@ -83,19 +97,12 @@ export function trainingCurvesFigure(log: TrainLog, title = "Training", k = 10):
       val(log.evals.map((e) => e.valHits[0]), `val Hits@${k}, round 0`, "#9467bd", "dot"),
       val(log.evals.map((e) => e.valHits.at(-1)!), `val Hits@${k}, last round`, "#8c564b", "dash"),
     ],
-    layout: {
-      title: { text: title },
-      grid: { rows: 2, columns: 2, pattern: "independent" },
-      xaxis: _axis("update"),
-      yaxis: _axis("InfoNCE loss"),
-      xaxis2: _axis("update"),
-      yaxis2: _axis("learning rate", { exponentformat: "e" }),
-      xaxis3: _axis("update"),
-      yaxis3: _axis("global gradient norm"),
-      xaxis4: _axis("epoch", { dtick: 1 }),
-      yaxis4: _axis(`validation Hits@${k} (%)`),
-      legend: { orientation: "h", y: -0.15 },
-    },
+    layout: _grid2x2(title, [
+      [_axis("update"), _axis("InfoNCE loss")],
+      [_axis("update"), _axis("learning rate", { exponentformat: "e" })],
+      [_axis("update"), _axis("global gradient norm")],
+      [_axis("epoch", { dtick: 1 }), _axis(`validation Hits@${k} (%)`)],
+    ]),
   };
 }
 
@@ -206,19 +213,12 @@ export function gateLearningFigure(
         "dot",
       ),
     ],
-    layout: {
-      title: { text: title },
-      grid: { rows: 2, columns: 2, pattern: "independent" },
-      xaxis: _axis("update"),
-      yaxis: _axis("InfoNCE loss"),
-      xaxis2: _axis("update"),
-      yaxis2: _axis(`validation mean Hits@${k} (%)`),
-      xaxis3: _axis("update"),
-      yaxis3: _axis("image weight 1 − w"),
-      xaxis4: _axis("update"),
-      yaxis4: _axis("slope / AUC"),
-      legend: { orientation: "h", y: -0.15 },
-    },
+    layout: _grid2x2(title, [
+      [_axis("update"), _axis("InfoNCE loss")],
+      [_axis("update"), _axis(`validation mean Hits@${k} (%)`)],
+      [_axis("update"), _axis("image weight 1 − w")],
+      [_axis("update"), _axis("slope / AUC")],
+    ]),
   };
 }
 

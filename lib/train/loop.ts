@@ -53,7 +53,7 @@ import {
 import { _createEngine, type _Engine } from "./engines.ts";
 import { clusterTargets, neighbourOrder } from "./sampler.ts";
 
-export { type GateStats, gateStats, validate, validationHits } from "./validate.ts";
+export { type GateStats, gateStats, validate } from "./validate.ts";
 export { GradAccumulator } from "./engines.ts";
 
 /** One split of a bundle, as training reads it (lib/data/bundle.ts's splits have this shape). */

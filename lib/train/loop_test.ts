@@ -8,7 +8,7 @@ import {
   tinyTrainConfig,
   tinyTrainData,
 } from "../testing/tiny_train_data.ts";
-import { GradAccumulator, train, type TrainProgress, validationHits } from "./loop.ts";
+import { GradAccumulator, train, type TrainProgress, validate } from "./loop.ts";
 import { loadCheckpoint } from "../model/checkpoint.ts";
 import { prepareCorpus } from "../model/ranking.ts";
 import type { TrainConfig } from "./config.ts";
@@ -190,7 +190,7 @@ Deno.test("train: targets and validation come from the split's image pools, neve
       for (const [gallery, same] of [[both, true], [vs.images!, false]] as const) {
         const index = prepareCorpus(gallery, 16, { workers: 0 });
         try {
-          const ev = await validationHits(head, index, vs, 3, 5);
+          const ev = await validate(head, index, vs, 3, 5);
           if (same) assert.ok(Math.abs(ev.metric - b.bestMetric) < 1e-12, `${engine}: gallery`);
           else assert.ok(ev.metric > b.bestMetric, `${engine}: the val pool alone is easier`);
         } finally {

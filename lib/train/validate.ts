@@ -1,6 +1,6 @@
 /**
  * Validation of {@linkcode train} (lib/train/loop.ts): the two splits it reads, the gallery the
- * val queries rank against, and the selection metric ({@linkcode validationHits}).
+ * val queries rank against, and the selection metric ({@linkcode validate}).
  *
  * **Targets and the validation gallery.** When the training split has its own image pool
  * (lib/data/bundle.ts `Split.images`, as the reference's VisDial-train images), the target
@@ -223,20 +223,4 @@ export async function validate(
     ? _cumulativeHits(await rankTargets(heldOut, [{ queries: fused.q }], targets), n, R, k)
     : null;
   return { ...main, heldOut: held, gate: gateStats(fused.w, t, g, d, off) };
-}
-
-/**
- * Cumulative Hits@K per round on the selection gallery and its mean over rounds (the selection
- * metric): {@linkcode validate} without the diagnostics.
- */
-export async function validationHits(
-  model: FusionHead,
-  index: CorpusIndex,
-  split: TrainSplit,
-  rounds: number,
-  k: number,
-  maxDialogues: number | null = null,
-): Promise<{ metric: number; hits: number[] }> {
-  const { metric, hits } = await validate(model, index, split, rounds, k, maxDialogues);
-  return { metric, hits };
 }
