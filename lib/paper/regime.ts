@@ -400,7 +400,7 @@ export function regimeTable(runs: RegimeRun[], dar: number[]): Record<string, nu
       run: r.id,
       seed: r.seed,
       negatives: v.batchSize - 1,
-      "lr": v.lr,
+      lr: v.lr.toExponential(0),
       updates: last.step,
       "selected epoch": r.bestEpoch,
       "held-out would select": r.heldOutBestEpoch ?? "–",

@@ -155,8 +155,9 @@ export interface ReportRow {
   ours: string;
   /**
    * `yes` / `no` (a result), `–` (no claim), `calibrated, not a result` (a number the synthetic
-   * stand-in was calibrated to: ChatIR's and DAR's rows, notebook 05's targets) or `deliberate`
-   * (a recipe value this repository changes on purpose, or where it selects models).
+   * stand-in was calibrated to: ChatIR's and DAR's rows, notebook 05's targets), `deliberate` (a
+   * recipe value this repository changes on purpose, or where it selects models) or `same as the
+   * reference` (a recipe value it keeps).
    */
   holds: string;
 }
@@ -173,7 +174,9 @@ export function reportRows(t: ReportTable): ReportRow[] {
     if (calibrated || /^(ChatIR|DAR)\b/.test(r.quantity)) {
       return { ...r, holds: "calibrated, not a result" };
     }
-    if (/^recipe:|^model selected on/.test(r.quantity)) return { ...r, holds: "deliberate" };
+    if (/^recipe:|^model selected on/.test(r.quantity)) {
+      return { ...r, holds: r.paper === r.ours ? "same as the reference" : "deliberate" };
+    }
     return r;
   });
 }

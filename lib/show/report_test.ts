@@ -130,7 +130,11 @@ Deno.test("reportRows and verdictSummary: calibrated and deliberate rows are no 
   const rows = reportRows(fig3);
   assert.deepEqual(rows.map((r) => r.holds), ["calibrated, not a result", "no", "yes"]);
   assert.equal(rows[2].ours, "+1.53 | 2", "an escaped pipe stays in its cell");
-  const train = t("06_x.ipynb", [["recipe: epochs (reference)", "50", "2", "no"]]);
+  const train = t("06_x.ipynb", [
+    ["recipe: epochs (reference)", "50", "2", "no"],
+    ["recipe: lr (reference)", "0.00005", "0.00005", "yes"],
+  ]);
+  assert.deepEqual(reportRows(train).map((r) => r.holds), ["deliberate", "same as the reference"]);
   const calib = t("05_x.ipynb", [["ChatGPT round 10", "81.3", "83.8", "no"]]);
   const fig2 = t("02_x.ipynb", [["parameters", "11,812,614", "11,812,614", "yes"]]);
   const none = t("04_x.ipynb", [["slope", "positive", "-0.1", "no"]]);
