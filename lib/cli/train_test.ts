@@ -26,7 +26,7 @@ Deno.test("configFromArgs: preset, file, then --set", async () => {
     const c = await configFromArgs(
       parseTrainArgs(["--data", "d", "--out", "o", "--preset", "repro"]),
     );
-    assert.equal(c.epochs, 6);
+    assert.equal(c.epochs, 2);
     await Deno.writeTextFile(`${dir}/c.json`, JSON.stringify({ preset: "repro", epochs: 5 }));
     const f = await configFromArgs(
       parseTrainArgs(["--data", "d", "--out", "o", "--config", `${dir}/c.json`, "--set", "seed=9"]),

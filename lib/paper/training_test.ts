@@ -28,7 +28,7 @@ Deno.test("trainingComparison: recipe fields against the reference, the gate aga
   const rows = trainingComparison(TRAIN_PRESETS.repro, parseTrainLog(text(0.8)));
   const by = Object.fromEntries(rows.map((r) => [r.quantity.split(" (")[0], r]));
   assert.equal(by["recipe: epochs"].paper, "50");
-  assert.equal(by["recipe: epochs"].ours, "6");
+  assert.equal(by["recipe: epochs"].ours, "2");
   assert.equal(by["recipe: epochs"].holds, "no");
   assert.equal(by["recipe: lr"].holds, "yes");
   assert.equal(by["image weight 1 − w at the end of training"].ours, "20.0% (sd 1.0)");

@@ -198,6 +198,9 @@ def main():
         print(f"{path}: no such notebook", file=sys.stderr)
         return 2
     nb = nbformat.read(path, as_version=4)
+    if nb.nbformat_minor < 5:  # cell ids came with nbformat 4.5: a 4.4 notebook must carry none
+        for cell in nb.cells:
+            cell.pop("id", None)
     inject_params(nb, parse_params(args.param), path)
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     km = KernelManager(kernel_name=args.kernel)
