@@ -15,6 +15,7 @@ import { trainOnBundle } from "../train/run.ts";
 import type { EvalRecord } from "../train/loop.ts";
 import { ensureTorch, torchEnv } from "./harness.ts";
 import { stableHash } from "../runtime/hash.ts";
+import { readTrainLog } from "../show/training_view.ts";
 
 /** One validation of one side, as the comparison reads it. */
 export interface ParityEval {
@@ -124,8 +125,7 @@ export async function runParity(opts: ParityOptions): Promise<ParitySeed[]> {
     const dir = `${root}/runs/parity/${bundle}--${hash}-seed${seed}`;
     log(`parity: seed ${seed}, ours → ${dir}`);
     await trainOnBundle(opts.data, cfg, { outDir: dir, resume: true, log: () => {} });
-    const ours = (await Deno.readTextFile(`${dir}/log.jsonl`)).split("\n")
-      .filter((l) => l.includes('"type":"eval"')).map((l) => _fromOurs(JSON.parse(l)));
+    const ours = (await readTrainLog(dir)).evals.map(_fromOurs);
     const cached = `${root}/cache/parity/${bundle}--${hash}-${script}-seed${seed}.json`;
     let torch = await readJsonIfExists<ParityEval[]>(cached);
     if (!torch) {

@@ -12,7 +12,7 @@
  */
 import { initBackend } from "../runtime/backend.ts";
 import { ensureSynthetic } from "../data/synthetic/generator.ts";
-import { applyTrainOverrides, TRAIN_PRESETS } from "../train/config.ts";
+import { trainConfig, trainOverridesFromSets } from "../train/config.ts";
 import { paritySummary, parityTable, runParity } from "../bench/parity.ts";
 import { tableMarkdown } from "../show/tables.ts";
 import { parseArgs } from "./_args.ts";
@@ -37,12 +37,8 @@ export async function main(argv: string[]): Promise<number> {
     return Number(s);
   });
   const preset = a.options["train-preset"] ?? "repro";
-  if (!TRAIN_PRESETS[preset]) {
-    throw new Error(
-      `--train-preset '${preset}' is unknown; use one of ${Object.keys(TRAIN_PRESETS).join(", ")}`,
-    );
-  }
-  const config = applyTrainOverrides(TRAIN_PRESETS[preset], ["evalEvery=1", ...a.repeated.set]);
+  // trainConfig names the presets when this one is unknown
+  const config = trainConfig(preset, trainOverridesFromSets(["evalEvery=1", ...a.repeated.set]));
   const data = a.options.data ?? await ensureSynthetic({
     preset: a.options.preset ?? "small",
     seed: Number(a.options["data-seed"] ?? 0),

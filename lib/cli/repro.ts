@@ -90,11 +90,8 @@ export function reproConfigFromArgs(
  */
 export function notebookParams(config: ReproConfig): string[] {
   const cell: Record<string, unknown> = {
-    seed: 0,
+    ...REPRO_DEFAULTS,
     seeds: [...REPRO_TRAINING_SEEDS],
-    preset: "default",
-    trainPreset: "repro",
-    trainSet: {},
     data: undefined,
   };
   const given = { ...config, seeds: config.seeds ?? [config.seed] } as unknown as Record<

@@ -25,7 +25,7 @@ import { loadBundle } from "../data/bundle.ts";
 import { loadCheckpoint } from "../model/checkpoint.ts";
 import { type EvalMethod, type EvalOutput, runEval } from "../eval/evaluate.ts";
 import { trainOnBundle, type TrainOnBundleOptions } from "../train/run.ts";
-import { finishedRun, readRunState } from "../train/run_dir.ts";
+import { isFinishedRun, readRunState } from "../train/run_dir.ts";
 import { defaultProgressMode, trainingProgress } from "../show/progress.ts";
 import { averageRankDrop, degradationRate } from "../eval/metrics.ts";
 import type { DegradationSeries } from "./fig1_degradation.ts";
@@ -183,7 +183,7 @@ export async function reproTrain(
   }`;
   const state = await readRunState(dir);
   // a finished run of this config is reused silently (no "nothing to do" line in notebooks)
-  if (!(await finishedRun(dir, fullHash))) {
+  if (!isFinishedRun(state, fullHash)) {
     const bar = !opts.onProgress && !opts.log && defaultProgressMode() === "notebook"
       ? trainingProgress("training")
       : undefined;
@@ -214,18 +214,21 @@ export async function reproSeedRuns(config: Partial<ReproConfig> = {}): Promise<
 /**
  * One method on one benchmark, evaluated once and cached (`adafuse` trains the head first,
  * through {@linkcode reproTrain}, with `trainSeed`, default the first of the config's seeds;
- * the baselines ignore it).
+ * the baselines ignore it). `head` picks the run's checkpoint: `best` (selected on `val`, the
+ * default) or `last` (after the last epoch; cached as `adafuse-last--<run>`).
  */
 export async function reproEval(
   config: Partial<ReproConfig>,
   benchmark: string,
   method: EvalMethod,
   trainSeed?: number,
+  head: "best" | "last" = "best",
 ): Promise<EvalOutput> {
   const c = _cfg(config);
   const data = await reproData(c);
   const run = method === "adafuse" ? await reproTrain(c, { seed: trainSeed }) : undefined;
-  const tag = run ? `${method}--${_base(run.dir)}` : method;
+  const checkpoint = run && (head === "last" ? `${run.dir}/last.safetensors` : run.checkpoint);
+  const tag = run ? `${method}${head === "last" ? "-last" : ""}--${_base(run.dir)}` : method;
   const out = `${CACHE_DIR}/cache/eval/${_base(data)}/${tag}/${benchmark}.json`;
   const cached = await readJsonIfExists<EvalOutput>(out);
   if (cached) return cached;
@@ -235,7 +238,7 @@ export async function reproEval(
     data,
     benchmark,
     method,
-    checkpoint: run?.checkpoint,
+    checkpoint,
     out,
     print: false,
   });

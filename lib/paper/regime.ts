@@ -22,11 +22,11 @@
  *
  * @module
  */
-import { CACHE_DIR, DATA_DIR, readJsonIfExists, writeFileAtomic } from "../runtime/paths.ts";
-import { initBackend } from "../runtime/backend.ts";
-import { type EvalOutput, runEval } from "../eval/evaluate.ts";
+import { DATA_DIR, readJsonIfExists, writeFileAtomic } from "../runtime/paths.ts";
+import type { EvalOutput } from "../eval/evaluate.ts";
 import type { EvalRecord } from "../train/loop.ts";
 import type { FigureSpec } from "../show/figures.ts";
+import { readTrainLog } from "../show/training_view.ts";
 import type { GeometryStats } from "../eval/geometry.ts";
 import { type ReproConfig, reproData, reproEval, reproTrain } from "./pipeline.ts";
 import { type Bundle, loadBundle } from "../data/bundle.ts";
@@ -178,12 +178,30 @@ function _meanImageWeight(e: EvalOutput): number {
   return n ? s / n : NaN;
 }
 
+const _bundles = new Map<string, Bundle>();
+
+/**
+ * One split of a bundle, loaded once per process: the measures below run twice per training run
+ * (selected and last head) and over many runs of the same data. Only the most recent load is
+ * kept (the VisDial-sized training split is 2.8 GB in memory).
+ */
+async function _split(data: string, split: string): Promise<Bundle> {
+  const key = `${data}\0${split}`;
+  let b = _bundles.get(key);
+  if (!b) {
+    _bundles.clear();
+    b = await loadBundle(data, { splits: [split] });
+    _bundles.set(key, b);
+  }
+  return b;
+}
+
 /**
  * Mean over VisDial's (dialogue, round) pairs of cos(q, w·t + (1 − w)·g): the fused query against
  * the gate's mix alone, for the head in `checkpoint` (see {@linkcode RegimeRun.mixCos}).
  */
 export async function mixCosine(data: string, checkpoint: string): Promise<number> {
-  const b = await loadBundle(data, { splits: ["visdial"] });
+  const b = await _split(data, "visdial");
   const s = b.splits.visdial, d = b.dim, n = s.count * b.rounds;
   const head = await loadCheckpoint(checkpoint);
   try {
@@ -204,28 +222,6 @@ export async function mixCosine(data: string, checkpoint: string): Promise<numbe
   }
 }
 
-/** The evaluation of a run's last checkpoint on a benchmark, cached beside the best's. */
-async function _lastEval(
-  c: Partial<ReproConfig>,
-  dir: string,
-  benchmark: string,
-): Promise<EvalOutput> {
-  const data = await reproData(c);
-  const base = (p: string) => p.replace(/\/+$/, "").replace(/^.*\//, "");
-  const out = `${CACHE_DIR}/cache/eval/${base(data)}/adafuse-last--${base(dir)}/${benchmark}.json`;
-  const cached = await readJsonIfExists<EvalOutput>(out);
-  if (cached) return cached;
-  await initBackend();
-  return await runEval({
-    data,
-    benchmark,
-    method: "adafuse",
-    checkpoint: `${dir}/last.safetensors`,
-    out,
-    print: false,
-  });
-}
-
 /**
  * Trains (or reuses) one sweep run and evaluates its selected and last heads on VisDial.
  *
@@ -240,15 +236,11 @@ export async function regimeRun(
 ): Promise<RegimeRun> {
   const c = regimeConfig(base, v, seed);
   const run = await reproTrain(c, { seed });
-  const log = await Deno.readTextFile(`${run.dir}/log.jsonl`);
-  const evals = log.split("\n").filter((l) => l.includes('"type":"eval"')).map((l) =>
-    JSON.parse(l) as EvalRecord & { type: string }
-  );
-  const epochs = evals.map(_epochRow);
+  const epochs = (await readTrainLog(run.dir)).evals.map(_epochRow);
   const bestI = _argmax(epochs.map((e) => e.valMetric));
   const heldI = _argmax(epochs.map((e) => e.heldOutMetric));
   const best = await reproEval(c, "visdial", "adafuse", seed);
-  const last = await _lastEval(c, run.dir, "visdial");
+  const last = await reproEval(c, "visdial", "adafuse", seed, "last");
   return {
     id: v.id,
     seed,
@@ -264,17 +256,13 @@ export async function regimeRun(
   };
 }
 
-let _trainSplit: { data: string; bundle: Bundle } | undefined;
-
 /**
  * The selection metric of the first `n` training dialogues ranked against the training pool
  * alone (every round; ties by pool index), for the head in `checkpoint`, in percent.
  */
 export async function trainSplitHits(data: string, checkpoint: string, n = 500): Promise<number> {
-  if (_trainSplit?.data !== data) {
-    _trainSplit = { data, bundle: await loadBundle(data, { splits: ["train"] }) };
-  }
-  const b = _trainSplit.bundle, s = b.splits.train;
+  const b = await _split(data, "train");
+  const s = b.splits.train;
   const pool = s.images ?? b.corpus;
   const index = prepareCorpus(pool, b.dim);
   const head = await loadCheckpoint(checkpoint);

@@ -55,7 +55,12 @@ export function readRunState(dir: string): Promise<_State | undefined> {
  */
 export async function finishedRun(dir: string, configHash: string): Promise<_State | undefined> {
   const s = await readRunState(dir);
-  return s?.finished && s.configHash === configHash ? s : undefined;
+  return isFinishedRun(s, configHash) ? s : undefined;
+}
+
+/** Whether a run's state (see {@linkcode readRunState}) is the finished run of `configHash`. */
+export function isFinishedRun(s: _State | undefined, configHash: string): boolean {
+  return s?.finished === true && s.configHash === configHash;
 }
 
 /** A short fingerprint of the data (sizes and a sample of values), stored with the run. */

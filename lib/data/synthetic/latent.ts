@@ -31,8 +31,8 @@ export async function storedLatent(dir: string, split: string): Promise<Syntheti
  * @param split a split name, e.g. `visdial`.
  */
 export async function syntheticLatent(dir: string, split: string): Promise<SyntheticLatent> {
-  const have = await readLatentFiles(dir, split);
-  if (have) return { hard: have.hard, offScene: have.offScene };
+  const have = await storedLatent(dir, split);
+  if (have) return have;
   let manifest: {
     source?: string;
     config?: SyntheticConfig;
