@@ -17,7 +17,6 @@ import { assert, assertClose } from "../testing/assert.ts";
 import { initBackend } from "../runtime/backend.ts";
 import { infoNceLoss } from "../train/loss.ts";
 import { FusionHead, type StateDict } from "../model/fusion_head.ts";
-import { ShardStep } from "../train/parallel/step.ts";
 import { Rng } from "../runtime/rng.ts";
 import { randomUnitRows as unitRows } from "../runtime/rows.ts";
 import { readWeights, tinyTrainConfig, tinyTrainData } from "../testing/tiny_train_data.ts";
@@ -47,7 +46,6 @@ interface _Values {
   w: Float32Array;
   loss: number;
   grads: Float32Array[];
-  manual: Float32Array[];
 }
 
 /** Forward, loss and gradients (both ways) of the head `sd` on the current backend. */
@@ -60,10 +58,6 @@ async function _compute(sd: StateDict, data: Float32Array[]): Promise<_Values> {
       () => infoNceLoss(head.apply(t, g, { training: false }).q, y, head.scale()),
       head.variables,
     );
-    const step = new ShardStep(head);
-    const { q } = step.forward(t, g, null);
-    const dq = tf.grad((qq: tf.Tensor) => infoNceLoss(qq as tf.Tensor2D, y, head.scale()))(q);
-    const manual = step.backward(dq as tf.Tensor2D);
     const res: _Values = {
       q: (await out.q.data()) as Float32Array,
       w: (await out.w.data()) as Float32Array,
@@ -71,9 +65,8 @@ async function _compute(sd: StateDict, data: Float32Array[]): Promise<_Values> {
       grads: await Promise.all(
         head.variables.map((v) => grads[v.name].data() as Promise<Float32Array>),
       ),
-      manual: await Promise.all(manual.map((m) => m.data() as Promise<Float32Array>)),
     };
-    tf.dispose([out.q, out.w, out.p, value, ...Object.values(grads), q, dq, ...manual]);
+    tf.dispose([out.q, out.w, out.p, value, ...Object.values(grads)]);
     return res;
   } finally {
     tf.dispose([t, g, y]);
@@ -101,8 +94,6 @@ Deno.test({
     assertClose(got.w, ref.w, 1e-4, "w");
     assertClose(got.loss, ref.loss, 1e-4, "loss");
     got.grads.forEach((gr, i) => assertClose(gr, ref.grads[i], 1e-4, `autodiff grad ${i}`));
-    got.manual.forEach((gr, i) => assertClose(gr, ref.manual[i], 1e-4, `manual grad ${i}`));
-    got.manual.forEach((gr, i) => assertClose(gr, got.grads[i], 1e-4, `manual vs autodiff ${i}`));
   },
 });
 

@@ -63,6 +63,12 @@ export interface ApplyOptions {
    * five dropout sites derives its own stream from it. Without a seed the masks are random.
    */
   seed?: number;
+  /**
+   * Explicit dropout multipliers per site (row-major `[B, width]`, `null` for no dropout at a
+   * site), used instead of `tf.dropout` when `training`: the masks of lib/model/head_math.ts's
+   * `dropoutMultipliers`, so that autodiff of this forward pass checks that kernel's gradients.
+   */
+  masks?: (Float32Array | null)[];
 }
 
 /** What {@linkcode FusionHead.apply} returns. */
@@ -263,7 +269,9 @@ export class FusionHead {
     const b = t.shape[0];
     const rate = opts.training ? dropout : 0;
     const drop = <T extends tf.Tensor>(x: T, site: number): T =>
-      rate > 0
+      rate > 0 && opts.masks
+        ? (opts.masks[site] ? tf.mul(x, tf.tensor(opts.masks[site]!, x.shape)) as T : x)
+        : rate > 0
         ? tf.dropout(
           x,
           rate,

@@ -1,7 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertClose } from "../testing/assert.ts";
 import { initBackend } from "../runtime/backend.ts";
-import { infoNceLoss } from "./loss.ts";
+import { infoNceGrad, infoNceLoss } from "./loss.ts";
+import { jsSgemm } from "../runtime/js_sgemm.ts";
+import { randomUnitRows } from "../runtime/rows.ts";
 import { Rng } from "../runtime/rng.ts";
 
 await initBackend("wasm");
@@ -83,4 +85,24 @@ Deno.test("infoNceLoss gradient agrees with finite differences (q, targets and s
   const fds = (_plainLoss(q, t, s0 + h) - _plainLoss(q, t, s0 - h)) / (2 * h);
   assertClose(as, fds, 2e-4, "dL/ds");
   tf.dispose([gq, gt, gs]);
+});
+
+Deno.test("infoNceGrad: loss, dL/dq and dL/dlog s equal autodiff of infoNceLoss", async () => {
+  const rng = new Rng(4);
+  for (const [B, d, s] of [[5, 7, 14.3], [16, 32, 50], [2, 3, 1]] as const) {
+    const q = randomUnitRows(rng, B, d), y = randomUnitRows(rng, B, d);
+    const got = infoNceGrad(q, y, B, d, s, jsSgemm);
+    const qt = tf.tensor2d(q, [B, d]), yt = tf.tensor2d(y, [B, d]), ls = tf.scalar(Math.log(s));
+    const { value, grads } = tf.valueAndGrads((qq: tf.Tensor, l: tf.Tensor) =>
+      infoNceLoss(qq as tf.Tensor2D, yt, tf.exp(l) as tf.Scalar)
+    )([qt, ls]);
+    assertClose(got.loss, (await value.data())[0], 1e-5, `loss B=${B}`);
+    assertClose(got.dq, await grads[0].data(), 1e-6, `dq B=${B}`);
+    assertClose(got.dLogScale, (await grads[1].data())[0], 1e-5, `dlogs B=${B}`);
+    tf.dispose([qt, yt, ls, value, ...grads]);
+  }
+  assert.throws(
+    () => infoNceGrad(new Float32Array(3), new Float32Array(4), 2, 2, 1, jsSgemm),
+    /B × d/,
+  );
 });

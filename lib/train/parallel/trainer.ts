@@ -24,7 +24,7 @@
  * norm, and every replica applies the same AdamW update (lib/train/adamw.ts) to its own copy, so the
  * replicas stay identical and only gradients travel.
  *
- * Dropout masks are a hash of (seed, site, batch row, column) (lib/train/parallel/step.ts), so the result
+ * Dropout masks are a hash of (seed, site, batch row, column) (lib/model/head_math.ts), so the result
  * does not depend on the number of workers. With no workers (`workers: 0`) the same engine runs
  * on the main thread, on whatever backend is current (e.g. webgpu).
  *
@@ -32,12 +32,14 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type AdamWOptions, type AdamWState, decaysWeight, defaultAdamWOptions } from "../adamw.ts";
-import { infoNceLoss } from "../loss.ts";
+import { infoNceGrad } from "../loss.ts";
 import { FusionHead, type StateDict } from "../../model/fusion_head.ts";
 import { type FusionConfig, fusionConfig, stateDictSpec } from "../../model/config.ts";
 import type { ReplicaParam } from "./replica.ts";
 import { ReplicaHost, type SharedBuffers } from "./shared.ts";
-import type { ShardStats } from "./step.ts";
+import type { ShardStats } from "../../model/head_math.ts";
+import { sharedBlas } from "../../runtime/blas.ts";
+import { jsSgemm } from "../../runtime/js_sgemm.ts";
 
 /** Options of {@linkcode DataParallelTrainer.create}. */
 export interface DataParallelOptions {
@@ -345,7 +347,7 @@ export class DataParallelTrainer {
       );
       const q = new Float32Array(B * d);
       fwd.forEach((r, i) => q.set(r.q, bounds[i] * d));
-      const { loss, dq, dls } = await this.#lossGrad(q, b.y, B);
+      const { loss, dq, dls } = this.#lossGrad(q, b.y, B);
       await Promise.all(
         this.#ends.slice(0, n).map((e, i) => {
           const part = dq.slice(bounds[i] * d, bounds[i + 1] * d);
@@ -367,31 +369,13 @@ export class DataParallelTrainer {
     }
   }
 
-  async #lossGrad(
+  #lossGrad(
     qa: Float32Array,
     ya: Float32Array,
     B: number,
-  ): Promise<{ loss: number; dq: Float32Array; dls: number }> {
-    const d = this.config.dim;
-    const learn = this.config.learnableScale;
-    const [lt, dqt, dlt] = tf.tidy(() => {
-      const q = tf.tensor2d(qa, [B, d]), y = tf.tensor2d(ya, [B, d]);
-      const ls = tf.scalar(this.#logitScale);
-      const f = (qq: tf.Tensor, l: tf.Tensor) =>
-        infoNceLoss(qq as tf.Tensor2D, y, tf.exp(l) as tf.Scalar);
-      if (learn) {
-        const { value, grads } = tf.valueAndGrads(f)([q, ls]);
-        return [value, grads[0], grads[1]];
-      }
-      const { value, grad } = tf.valueAndGrad((qq: tf.Tensor) => f(qq, ls))(q);
-      return [value, grad, tf.scalar(0)];
-    });
-    try {
-      const [l, dq, dl] = await Promise.all([lt.data(), dqt.data(), dlt.data()]);
-      return { loss: l[0], dq: dq as Float32Array, dls: dl[0] };
-    } finally {
-      tf.dispose([lt, dqt, dlt]);
-    }
+  ): { loss: number; dq: Float32Array; dls: number } {
+    const r = infoNceGrad(qa, ya, B, this.config.dim, this.scale, sharedBlas() ?? jsSgemm);
+    return { loss: r.loss, dq: r.dq, dls: this.config.learnableScale ? r.dLogScale : 0 };
   }
 
   /**

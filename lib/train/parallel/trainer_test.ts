@@ -7,7 +7,6 @@ import { infoNceLoss } from "../loss.ts";
 import { FusionHead, type StateDict } from "../../model/fusion_head.ts";
 import type { FusionConfig, FusionVariant } from "../../model/config.ts";
 import { DataParallelTrainer, type MicroBatch } from "./trainer.ts";
-import { dropoutMultipliers, ShardStep } from "./step.ts";
 import { Rng } from "../../runtime/rng.ts";
 import { randomUnitRows as unitRows } from "../../runtime/rows.ts";
 
@@ -87,77 +86,6 @@ async function _referenceStep(
   head.dispose();
   return { sd: out, losses, norm };
 }
-
-Deno.test("ShardStep's hand-written backward equals autodiff of the same forward (dropout masks included)", async () => {
-  await initBackend("wasm");
-  for (const c of CASES) {
-    const variant = _label(c);
-    const before = tf.memory().numTensors;
-    const cfg = { ...SMALL, ...c, dropout: 0.3 };
-    const head = FusionHead.create(cfg, 3);
-    const n = 5, d = 8;
-    const b = _batch(7, n, d, null);
-    const t = tf.tensor2d(b.t, [n, d]), g = tf.tensor2d(b.g, [n, d]), y = tf.tensor2d(b.y, [n, d]);
-    const widths = [6, 6, 12, 36, 8];
-    const masks = widths.map((w, s) => dropoutMultipliers(11, s, 0, n, w, 0.3));
-    const st = new ShardStep(head);
-    // reference: autodiff through the same masked forward (forward is plain tf ops)
-    const ref = tf.variableGrads(() => {
-      const tmp = new ShardStep(head);
-      const { q } = tmp.forward(t, g, masks);
-      const loss = infoNceLoss(q, y, head.scale());
-      tmp.dispose();
-      return loss;
-    }, head.variables);
-    const { q } = st.forward(t, g, masks);
-    const dq = tf.grad((qq: tf.Tensor) => infoNceLoss(qq as tf.Tensor2D, y, head.scale()))(q);
-    const mine = st.backward(dq as tf.Tensor2D);
-    for (let i = 0; i < head.variables.length; i++) {
-      const v = head.variables[i];
-      assertClose(
-        await mine[i].data(),
-        await ref.grads[v.name].data(),
-        2e-6,
-        `${variant} ${v.name}`,
-      );
-    }
-    tf.dispose([t, g, y, q, dq, ...mine, ref.value, ...Object.values(ref.grads)]);
-    head.dispose();
-    assert.equal(tf.memory().numTensors, before, `${variant}: tensors leaked`);
-  }
-});
-
-Deno.test("ShardStep without dropout matches FusionHead.apply in evaluation mode", async () => {
-  await initBackend("wasm");
-  for (const c of CASES) {
-    const head = FusionHead.create({ ...SMALL, ...c }, 5);
-    const b = _batch(2, 4, 8, null);
-    const t = tf.tensor2d(b.t, [4, 8]), g = tf.tensor2d(b.g, [4, 8]);
-    const ref = head.apply(t, g, { training: false });
-    const st = new ShardStep(head);
-    const { q, stats } = st.forward(t, g, null);
-    assertClose(await q.data(), await ref.q.data(), 1e-6, `${_label(c)}: q`);
-    const s = await stats();
-    const wSum = Array.from(await ref.w.data()).reduce((a, x) => a + x, 0);
-    assertClose(s.wSum, wSum, 1e-5, `${_label(c)}: Σw`);
-    if (c.fixedTextWeight !== undefined) assertClose(s.wSum, 4 * c.fixedTextWeight, 1e-5);
-    assert.equal(s.pSum.length, ref.p.shape[1], `${_label(c)}: experts`);
-    st.dispose();
-    tf.dispose([t, g, q, ref.q, ref.w, ref.p]);
-    head.dispose();
-  }
-});
-
-Deno.test("dropoutMultipliers: rows do not depend on the split, rate is respected", () => {
-  const all = dropoutMultipliers(42, 3, 0, 10, 500, 0.2);
-  const part = dropoutMultipliers(42, 3, 4, 3, 500, 0.2);
-  assert.deepEqual(part, all.subarray(4 * 500, 7 * 500));
-  const kept = all.filter((x) => x !== 0);
-  assert.ok(kept.every((x) => Math.abs(x - 1 / 0.8) < 1e-6));
-  const share = kept.length / all.length;
-  assert.ok(share > 0.77 && share < 0.83, `kept share ${share}`);
-  assert.notDeepEqual(dropoutMultipliers(42, 2, 0, 10, 500, 0.2), all);
-});
 
 Deno.test("one data-parallel update equals the single-process step (2 workers, accumulation 2)", async () => {
   await initBackend("wasm");
