@@ -206,38 +206,6 @@ function _fillBias(
   for (let r = 0; r < n; r++) c.set(bias, r * ldc + col0);
 }
 
-/** `dst[j] (+)= Σ_r src[r·ld + col0 + j]` for `j < cols`. */
-function _colSum(
-  dst: Float32Array,
-  src: Float32Array,
-  ld: number,
-  col0: number,
-  n: number,
-  cols: number,
-  accumulate: boolean,
-): void {
-  if (!accumulate) dst.fill(0, 0, cols);
-  for (let r = 0; r < n; r++) {
-    const o = r * ld + col0;
-    for (let j = 0; j < cols; j++) dst[j] += src[o + j];
-  }
-}
-
-/** `a[i] *= b[i]` over an `n × cols` block of `a` (stride `ld`, column `col0`), `b` dense. */
-function _mulInto(
-  a: Float32Array,
-  ld: number,
-  col0: number,
-  n: number,
-  cols: number,
-  b: Float32Array,
-): void {
-  for (let r = 0; r < n; r++) {
-    const o = r * ld + col0, ob = r * cols;
-    for (let j = 0; j < cols; j++) a[o + j] *= b[ob + j];
-  }
-}
-
 /**
  * The trainable parameters of a head in the flat layout: internal names, `[in, out]` shapes,
  * sizes and offsets, in the order of {@linkcode FusionHead.variables} (`logit_scale` last,
@@ -286,6 +254,103 @@ export function headParamCount(config: FusionConfig): number {
   return last.offset + last.size;
 }
 
+/** The per-row arrays of a batch that a split backward pass exchanges, and their widths. */
+const _BATCH_FIELDS = [
+  "t",
+  "g",
+  "q",
+  "dq",
+  "hc",
+  "da",
+  "y1",
+  "dz1",
+  "dz2",
+  "yr",
+  "ds1",
+  "ds2",
+  "e",
+  "mixed",
+  "dro",
+] as const;
+
+/** Names of {@linkcode HeadBatch}'s arrays. */
+export type HeadBatchField = typeof _BATCH_FIELDS[number];
+
+function _batchWidths(c: FusionConfig): Record<HeadBatchField, number> {
+  const { dim: d, proj: P, hidden: H, experts: K } = c;
+  const h4 = Math.floor(H / 4);
+  return {
+    t: d,
+    g: d,
+    q: d,
+    dq: d,
+    hc: 2 * P,
+    da: 2 * P,
+    y1: H,
+    dz1: H,
+    dz2: 1,
+    yr: h4,
+    ds1: h4,
+    ds2: K,
+    e: K * H,
+    mixed: H,
+    dro: d,
+  };
+}
+
+/**
+ * The rows of one batch that every part of a split training step reads: inputs `t`, `g`,
+ * queries `q` and their gradient `dq`, and each layer's input and output gradient (what its
+ * weight gradient is made of). One buffer (a `SharedArrayBuffer` across workers) holds them
+ * all; every worker writes its own rows, then computes its own columns of every weight
+ * gradient from all rows ({@linkcode HeadMath.weightGrads}).
+ */
+export class HeadBatch {
+  /** Rows the arrays hold. */
+  readonly rows: number;
+  /** The buffer under every array (send it to workers; {@linkcode HeadBatch.fromBuffer}). */
+  readonly buffer: ArrayBufferLike;
+  /** The arrays, `rows × width` row-major each. */
+  readonly a: Record<HeadBatchField, Float32Array>;
+
+  private constructor(config: FusionConfig, rows: number, buffer: ArrayBufferLike) {
+    const widths = _batchWidths(config);
+    this.rows = rows;
+    this.buffer = buffer;
+    const a = {} as Record<HeadBatchField, Float32Array>;
+    let o = 0;
+    for (const f of _BATCH_FIELDS) {
+      a[f] = new Float32Array(buffer, o * 4, rows * widths[f]);
+      o += rows * widths[f];
+    }
+    this.a = a;
+  }
+
+  /** Floats a batch of `rows` rows needs. */
+  static floats(config: FusionConfig, rows: number): number {
+    const w = _batchWidths(config);
+    return _BATCH_FIELDS.reduce((s, f) => s + rows * w[f], 0);
+  }
+
+  /** A new batch of `rows` rows, in shared memory when `shared`. */
+  static create(config: FusionConfig, rows: number, shared = false): HeadBatch {
+    const bytes = HeadBatch.floats(config, rows) * 4;
+    return new HeadBatch(
+      config,
+      rows,
+      shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes),
+    );
+  }
+
+  /** The batch over a buffer made by {@linkcode HeadBatch.create} (e.g. in a worker). */
+  static fromBuffer(config: FusionConfig, rows: number, buffer: ArrayBufferLike): HeadBatch {
+    if (buffer.byteLength !== HeadBatch.floats(config, rows) * 4) {
+      throw new Error(`HeadBatch.fromBuffer: ${buffer.byteLength} bytes for ${rows} rows`);
+    }
+    return new HeadBatch(config, rows, buffer);
+  }
+}
+
 /** What {@linkcode HeadMath.forward} returns: views of the kernel's workspace. */
 export interface HeadForward {
   /** Fused unit-length queries, `n × d` (valid until the next forward). */
@@ -304,10 +369,22 @@ export interface HeadDropout {
   row0: number;
 }
 
+/** `[lo, hi)`: part `part` of `parts` of `n` columns. */
+function _part(n: number, part: number, parts: number): [number, number] {
+  return [Math.floor((part * n) / parts), Math.floor(((part + 1) * n) / parts)];
+}
+
 /**
  * The head's forward and backward pass over flat parameter buffers; see the module
- * documentation. One instance keeps a workspace for up to the largest batch it saw; call
- * {@linkcode HeadMath.forward} with `keep`, then {@linkcode HeadMath.backward} once.
+ * documentation.
+ *
+ * Two ways to call it. Whole: {@linkcode HeadMath.forward} (with `keep`), then
+ * {@linkcode HeadMath.backward}, on a batch of the kernel's own. Split over workers that share
+ * one {@linkcode HeadBatch}: each runs {@linkcode HeadMath.forwardRows} and
+ * {@linkcode HeadMath.backwardRows} on its own rows; once all have, each runs
+ * {@linkcode HeadMath.weightGrads} for its own share of every weight gradient's columns, from all
+ * rows, straight into the one gradient buffer: the sum over workers is never formed, since no
+ * two workers write the same value.
  */
 export class HeadMath {
   /** The head's config. */
@@ -318,13 +395,14 @@ export class HeadMath {
   readonly size: number;
   #blas: Sgemm;
   #off: Record<string, number> = {};
+  #views = new WeakMap<Float32Array, Record<string, Float32Array>>();
   #cap = 0;
   #n = 0;
-  #kept = false;
+  #r0 = 0;
+  #kept: HeadBatch | null = null;
   #dropped = false;
-  #t: Float32Array = new Float32Array(0);
-  #g: Float32Array = new Float32Array(0);
   #ws: Record<string, Float32Array> = {};
+  #own: HeadBatch | null = null;
 
   /**
    * A kernel for `config` whose products run on `blas`.
@@ -340,43 +418,39 @@ export class HeadMath {
     this.size = last.offset + last.size;
   }
 
-  #view(w: Float32Array, name: string): Float32Array {
-    const o = this.#off[name];
-    if (o === undefined) {
-      throw new Error(`HeadMath: the '${this.config.variant}' head has no ${name}`);
+  /** Views of every parameter of a flat buffer (made once per buffer). */
+  #of(buf: Float32Array, what: string): Record<string, Float32Array> {
+    if (buf.length < this.size) {
+      throw new Error(`HeadMath: ${buf.length} ${what} values, the head has ${this.size}`);
     }
-    const p = this.params.find((x) => x.name === name)!;
-    return w.subarray(o, o + p.size);
+    let v = this.#views.get(buf);
+    if (!v) {
+      v = {};
+      for (const p of this.params) v[p.name] = buf.subarray(p.offset, p.offset + p.size);
+      this.#views.set(buf, v);
+    }
+    return v;
   }
 
+  /** The private per-row workspace, for `n` rows. */
   #reserve(n: number): void {
     if (n <= this.#cap) return;
     const { dim: d, proj: P, hidden: H, experts: K } = this.config;
     const h4 = Math.floor(H / 4);
     const sizes: Record<string, number> = {
-      hc: 2 * P,
       d0: P,
       d1: P,
-      y1: H,
       d2: H,
       w: 1,
-      yr: h4,
       dr: h4,
       p: K,
-      e: K * H,
       d3: K * H,
-      mixed: H,
       r: d,
       x: d,
-      q: d,
       nrm: 1,
       dx: d,
       dmix: H,
       dhc: 2 * P,
-      dp: K,
-      dyr: h4,
-      dy1: H,
-      dw: 1,
       m4: d,
     };
     for (const [k, s] of Object.entries(sizes)) this.#ws[k] = new Float32Array(n * s);
@@ -401,9 +475,9 @@ export class HeadMath {
   }
 
   /**
-   * Forward pass of `n` rows `t`, `g` (`n × d` each) with the parameters `wts`. With `drop`,
-   * dropout masks of the config's rate (none when null: evaluation mode). With `keep`, the
-   * activations the backward pass needs are kept (and `t`, `g` must not change until then).
+   * Forward pass of `n` rows `t`, `g` (`n × d` each) with the parameters `wts`, on the kernel's
+   * own batch. With `drop`, dropout masks of the config's rate (none when null: evaluation
+   * mode). With `keep`, the activations {@linkcode HeadMath.backward} needs are kept.
    */
   forward(
     wts: Float32Array,
@@ -413,34 +487,77 @@ export class HeadMath {
     drop: HeadDropout | null,
     keep: boolean,
   ): HeadForward {
-    const c = this.config;
-    const { dim: d, proj: P, hidden: H, experts: K, variant } = c;
-    if (wts.length < this.size) {
-      throw new Error(
-        `HeadMath.forward: ${wts.length} parameter values, the head has ${this.size}`,
-      );
-    }
+    const d = this.config.dim;
     if (t.length < n * d || g.length < n * d) {
       throw new Error(`HeadMath.forward: t and g need n × d = ${n} × ${d} values`);
     }
+    if (!this.#own || this.#own.rows < n) this.#own = HeadBatch.create(this.config, n);
+    this.#own.a.t.set(t.subarray(0, n * d));
+    this.#own.a.g.set(g.subarray(0, n * d));
+    return this.forwardRows(wts, this.#own, 0, n, drop, keep);
+  }
+
+  /**
+   * Backward pass of the last {@linkcode HeadMath.forward} (kept) from `dq = dL/dq` (`n × d`):
+   * writes the parameter gradients into `grad` (the flat layout), or adds them when
+   * `accumulate`. `logit_scale`'s slot, when there is one, is the caller's (only the loss
+   * depends on it): left as it is.
+   */
+  backward(wts: Float32Array, dq: Float32Array, grad: Float32Array, accumulate: boolean): void {
+    const batch = this.#kept;
+    if (!batch || batch !== this.#own) {
+      throw new Error("HeadMath.backward: call forward with keep = true first (once per backward)");
+    }
+    const n = this.#n, d = this.config.dim;
+    if (dq.length < n * d) {
+      throw new Error(`HeadMath.backward: dq needs n × d = ${n} × ${d} values`);
+    }
+    this.#of(grad, "gradient");
+    batch.a.dq.set(dq.subarray(0, n * d));
+    this.backwardRows(wts);
+    this.weightGrads(batch, n, grad, accumulate, 0, 1);
+  }
+
+  /**
+   * Forward pass of rows `r0 … r0+n−1` of `batch` (inputs from its `t`, `g`; queries into its
+   * `q`; with `keep`, each layer's input into the batch for the backward pass). Dropout masks
+   * are those of batch rows `drop.row0 + i` when `drop` is given.
+   */
+  forwardRows(
+    wts: Float32Array,
+    batch: HeadBatch,
+    r0: number,
+    n: number,
+    drop: HeadDropout | null,
+    keep: boolean,
+  ): HeadForward {
+    const c = this.config;
+    const { dim: d, proj: P, hidden: H, experts: K, variant } = c;
+    if (r0 < 0 || r0 + n > batch.rows) {
+      throw new Error(
+        `HeadMath.forwardRows: rows ${r0}…${r0 + n - 1} outside a batch of ${batch.rows}`,
+      );
+    }
+    const v = this.#of(wts, "parameter");
     this.#reserve(n);
-    const ws = this.#ws, v = (name: string) => this.#view(wts, name);
+    const ws = this.#ws;
+    const rows = (f: HeadBatchField, width: number) => batch.a[f].subarray(r0 * width);
     const rate = drop && c.dropout > 0 ? c.dropout : 0;
     const seed = drop?.seed ?? 0, row0 = drop?.row0 ?? 0;
-    const P2 = 2 * P;
-    const hc = ws.hc;
+    const P2 = 2 * P, h4 = Math.floor(H / 4), KH = K * H;
+    const t = rows("t", d), g = rows("g", d), hc = rows("hc", P2);
     // h = [GELU(t·W_T + b_T)·m0 ; GELU(g·W_D + b_D)·m1]
-    this.#linear(t, d, n, d, v("text.W"), v("text.b"), hc, P2, 0);
+    this.#linear(t, d, n, d, v["text.W"], v["text.b"], hc, P2, 0);
     _geluDrop(hc, P2, 0, n, P, keep ? ws.d0 : null, seed, 0, row0, rate);
-    this.#linear(g, d, n, d, v("image.W"), v("image.b"), hc, P2, P);
+    this.#linear(g, d, n, d, v["image.W"], v["image.b"], hc, P2, P);
     _geluDrop(hc, P2, P, n, P, keep ? ws.d1 : null, seed, 1, row0, rate);
     // w = σ(Drop(GELU(h·W_1 + b_1))·W_2 + b_2)
     const w = ws.w.subarray(0, n);
     if (hasGate(variant)) {
-      const y1 = ws.y1;
-      this.#linear(hc, P2, n, P2, v("gate.W1"), v("gate.b1"), y1, H, 0);
+      const y1 = rows("y1", H);
+      this.#linear(hc, P2, n, P2, v["gate.W1"], v["gate.b1"], y1, H, 0);
       _geluDrop(y1, H, 0, n, H, keep ? ws.d2 : null, seed, 2, row0, rate);
-      const w2 = v("gate.W2"), b2 = v("gate.b2")[0];
+      const w2 = v["gate.W2"], b2 = v["gate.b2"][0];
       for (let r = 0; r < n; r++) {
         let z = b2;
         const o = r * H;
@@ -451,15 +568,13 @@ export class HeadMath {
       w.fill(fixedTextWeightOf(c));
     }
     // x = w·t + (1 − w)·g + r
-    const x = ws.x;
-    let hasR = false;
     const rr = ws.r;
+    let hasR = false;
     if (hasExperts(variant)) {
-      const h4 = Math.floor(H / 4);
-      const yr = ws.yr, p = ws.p;
-      this.#linear(hc, P2, n, P2, v("router.R1"), v("router.c1"), yr, h4, 0);
+      const yr = rows("yr", h4), p = ws.p;
+      this.#linear(hc, P2, n, P2, v["router.R1"], v["router.c1"], yr, h4, 0);
       _geluDrop(yr, h4, 0, n, h4, keep ? ws.dr : null, 0, 0, 0, 0);
-      this.#linear(yr, h4, n, h4, v("router.R2"), v("router.c2"), p, K, 0);
+      this.#linear(yr, h4, n, h4, v["router.R2"], v["router.c2"], p, K, 0);
       for (let r = 0; r < n; r++) {
         const o = r * K;
         let mx = -Infinity;
@@ -468,8 +583,8 @@ export class HeadMath {
         for (let k = 0; k < K; k++) s += p[o + k] = Math.exp(p[o + k] - mx);
         for (let k = 0; k < K; k++) p[o + k] /= s;
       }
-      const e = ws.e, KH = K * H, mixed = ws.mixed;
-      this.#linear(hc, P2, n, P2, v("experts.U"), v("experts.u"), e, KH, 0);
+      const e = rows("e", KH), mixed = rows("mixed", H);
+      this.#linear(hc, P2, n, P2, v["experts.U"], v["experts.u"], e, KH, 0);
       _geluDrop(e, KH, 0, n, KH, keep ? ws.d3 : null, seed, 3, row0, rate);
       for (let r = 0; r < n; r++) {
         const om = r * H, oe = r * KH;
@@ -480,20 +595,19 @@ export class HeadMath {
           for (let j = 0; j < H; j++) mixed[om + j] += pk * e[ok + j];
         }
       }
-      this.#linear(mixed, H, n, H, v("output.W"), v("output.b"), rr, d, 0);
+      this.#linear(mixed, H, n, H, v["output.W"], v["output.b"], rr, d, 0);
       hasR = true;
     } else if (variant === "proj_only") {
-      this.#linear(hc, P2, n, P2, v("output.W"), v("output.b"), rr, d, 0);
+      this.#linear(hc, P2, n, P2, v["output.W"], v["output.b"], rr, d, 0);
       hasR = true;
     }
     if (hasR && rate > 0) {
       // r = Drop(r): the multipliers are kept for the backward pass
       const m4 = ws.m4;
-      m4.fill(1, 0, n * d);
       _dropMask(m4, n, d, seed, 4, row0, rate);
       for (let i = 0; i < n * d; i++) rr[i] *= m4[i];
     }
-    const q = ws.q, nrm = ws.nrm;
+    const q = rows("q", d), x = ws.x, nrm = ws.nrm;
     for (let r = 0; r < n; r++) {
       const o = r * d, wr = w[r], ur = 1 - wr;
       let ss = 0;
@@ -507,12 +621,9 @@ export class HeadMath {
       for (let j = 0; j < d; j++) q[o + j] = x[o + j] / nr;
     }
     this.#n = n;
-    this.#kept = keep;
+    this.#r0 = r0;
+    this.#kept = keep ? batch : null;
     this.#dropped = hasR && rate > 0;
-    if (keep) {
-      this.#t = t;
-      this.#g = g;
-    }
     const k = hasExperts(variant) ? K : 0;
     return { q: q.subarray(0, n * d), w, p: ws.p.subarray(0, n * k) };
   }
@@ -532,33 +643,26 @@ export class HeadMath {
   }
 
   /**
-   * Backward pass of the last forward (which must have kept its activations) from
-   * `dq = dL/dq` (`n × d`): writes the parameter gradients into `grad` (the flat layout), or
-   * adds them when `accumulate`. `logit_scale`'s slot, when there is one, is left to the
-   * caller (only the loss depends on it): zeroed unless `accumulate`.
+   * The row part of the backward pass of the last {@linkcode HeadMath.forwardRows} (kept),
+   * from the batch's `dq` rows: every layer's output gradient into the batch (`da`, `dz1`,
+   * `dz2`, `ds1`, `ds2`, `e` as `dL/dz_e`, `dro`), through the layers' input gradients. No
+   * weight gradient: {@linkcode HeadMath.weightGrads} makes them from all rows.
    */
-  backward(wts: Float32Array, dq: Float32Array, grad: Float32Array, accumulate: boolean): void {
-    if (!this.#kept) {
+  backwardRows(wts: Float32Array): void {
+    const batch = this.#kept;
+    if (!batch) {
       throw new Error("HeadMath.backward: call forward with keep = true first (once per backward)");
     }
-    this.#kept = false;
+    this.#kept = null;
     const c = this.config;
     const { dim: d, proj: P, hidden: H, experts: K, variant } = c;
-    const n = this.#n, ws = this.#ws, t = this.#t, g = this.#g;
-    if (dq.length < n * d) {
-      throw new Error(`HeadMath.backward: dq needs n × d = ${n} × ${d} values`);
-    }
-    if (grad.length < this.size) {
-      throw new Error(
-        `HeadMath.backward: ${grad.length} gradient values, the head has ${this.size}`,
-      );
-    }
-    const v = (name: string) => this.#view(wts, name),
-      gv = (name: string) => this.#view(grad, name);
-    const beta = accumulate ? 1 : 0;
+    const n = this.#n, r0 = this.#r0, ws = this.#ws;
+    const rows = (f: HeadBatchField, width: number) => batch.a[f].subarray(r0 * width);
+    const v = this.#of(wts, "parameter");
     const blas = this.#blas;
-    const P2 = 2 * P;
-    const q = ws.q, nrm = ws.nrm, dx = ws.dx, hc = ws.hc, dhc = ws.dhc;
+    const P2 = 2 * P, h4 = Math.floor(H / 4), KH = K * H;
+    const t = rows("t", d), g = rows("g", d), q = rows("q", d), dq = rows("dq", d);
+    const nrm = ws.nrm, dx = ws.dx, dhc = ws.dhc;
     // dx = (dq − q·(dq·q)) / ‖x‖
     for (let r = 0; r < n; r++) {
       const o = r * d;
@@ -568,22 +672,15 @@ export class HeadMath {
       for (let j = 0; j < d; j++) dx[o + j] = (dq[o + j] - q[o + j] * s) * inv;
     }
     let dhcSet = false;
-    const hasR = hasExperts(variant) || variant === "proj_only";
-    if (hasR) {
-      // dro = dx·m4 (into ws.r: r itself is not needed any more)
-      const dro = ws.r;
+    if (hasExperts(variant) || variant === "proj_only") {
+      const dro = rows("dro", d);
       for (let i = 0; i < n * d; i++) dro[i] = this.#dropped ? dx[i] * ws.m4[i] : dx[i];
-      _colSum(gv("output.b"), dro, d, 0, n, d, accumulate);
       if (variant === "proj_only") {
-        blas.sgemm(true, false, P2, d, n, 1, hc, P2, dro, d, beta, gv("output.W"), d);
-        blas.sgemm(false, true, n, P2, d, 1, dro, d, v("output.W"), d, 0, dhc, P2);
-        dhcSet = true;
+        blas.sgemm(false, true, n, P2, d, 1, dro, d, v["output.W"], d, 0, dhc, P2);
       } else {
-        const mixed = ws.mixed, dmix = ws.dmix, e = ws.e, p = ws.p, dp = ws.dp, KH = K * H;
-        blas.sgemm(true, false, H, d, n, 1, mixed, H, dro, d, beta, gv("output.W"), d);
-        blas.sgemm(false, true, n, H, d, 1, dro, d, v("output.W"), d, 0, dmix, H);
-        // dp[k] = Σ_j e_k·dmixed; dze = p_k·dmixed·GELU'·m3 (over e, no longer needed)
-        const d3 = ws.d3;
+        const dmix = ws.dmix, e = rows("e", KH), p = ws.p, dp = rows("ds2", K), d3 = ws.d3;
+        blas.sgemm(false, true, n, H, d, 1, dro, d, v["output.W"], d, 0, dmix, H);
+        // dp_k = Σ_j e_k·dmixed; dz_e = p_k·dmixed·GELU'·m3 (over e, no longer needed)
         for (let r = 0; r < n; r++) {
           const om = r * H, oe = r * KH;
           for (let k = 0; k < K; k++) {
@@ -597,68 +694,120 @@ export class HeadMath {
             dp[r * K + k] = s;
           }
         }
-        const dze = e;
-        _colSum(gv("experts.u"), dze, KH, 0, n, KH, accumulate);
-        blas.sgemm(true, false, P2, KH, n, 1, hc, P2, dze, KH, beta, gv("experts.U"), KH);
-        blas.sgemm(false, true, n, P2, KH, 1, dze, KH, v("experts.U"), KH, 0, dhc, P2);
-        dhcSet = true;
-        // router: ds2 = p ⊙ (dp − Σ dp·p) (over dp), then back through GELU (no dropout)
-        const h4 = Math.floor(H / 4), yr = ws.yr, dyr = ws.dyr, dr = ws.dr;
+        blas.sgemm(false, true, n, P2, KH, 1, e, KH, v["experts.U"], KH, 0, dhc, P2);
+        // router: ds2 = p ⊙ (dp − Σ dp·p), then back through GELU (no dropout)
         for (let r = 0; r < n; r++) {
           const o = r * K;
           let s = 0;
           for (let k = 0; k < K; k++) s += dp[o + k] * p[o + k];
           for (let k = 0; k < K; k++) dp[o + k] = p[o + k] * (dp[o + k] - s);
         }
-        _colSum(gv("router.c2"), dp, K, 0, n, K, accumulate);
-        blas.sgemm(true, false, h4, K, n, 1, yr, h4, dp, K, beta, gv("router.R2"), K);
-        blas.sgemm(false, true, n, h4, K, 1, dp, K, v("router.R2"), K, 0, dyr, h4);
-        for (let i = 0; i < n * h4; i++) dyr[i] *= dr[i];
-        _colSum(gv("router.c1"), dyr, h4, 0, n, h4, accumulate);
-        blas.sgemm(true, false, P2, h4, n, 1, hc, P2, dyr, h4, beta, gv("router.R1"), h4);
-        blas.sgemm(false, true, n, P2, h4, 1, dyr, h4, v("router.R1"), h4, 1, dhc, P2);
+        const ds1 = rows("ds1", h4), dr = ws.dr;
+        blas.sgemm(false, true, n, h4, K, 1, dp, K, v["router.R2"], K, 0, ds1, h4);
+        for (let i = 0; i < n * h4; i++) ds1[i] *= dr[i];
+        blas.sgemm(false, true, n, P2, h4, 1, ds1, h4, v["router.R1"], h4, 1, dhc, P2);
       }
+      dhcSet = true;
     }
     if (hasGate(variant)) {
-      const w = ws.w, y1 = ws.y1, d2 = ws.d2, dy1 = ws.dy1, dz2 = ws.dw;
+      const w = ws.w, d2 = ws.d2, dz1 = rows("dz1", H), dz2 = rows("dz2", 1);
+      const w2 = v["gate.W2"];
       for (let r = 0; r < n; r++) {
         const o = r * d;
         let s = 0;
         for (let j = 0; j < d; j++) s += dx[o + j] * (t[o + j] - g[o + j]);
-        dz2[r] = s * w[r] * (1 - w[r]);
+        const z = (dz2[r] = s * w[r] * (1 - w[r]));
+        const oh = r * H;
+        for (let j = 0; j < H; j++) dz1[oh + j] = z * w2[j] * d2[oh + j];
       }
-      // gate.W2 [H, 1] and gate.b2
-      const gW2 = gv("gate.W2"), gb2 = gv("gate.b2"), w2 = v("gate.W2");
-      if (!accumulate) {
-        gW2.fill(0);
-        gb2[0] = 0;
-      }
-      for (let r = 0; r < n; r++) {
-        const o = r * H, z = dz2[r];
-        gb2[0] += z;
-        for (let j = 0; j < H; j++) {
-          gW2[j] += y1[o + j] * z;
-          dy1[o + j] = z * w2[j] * d2[o + j];
-        }
-      }
-      _colSum(gv("gate.b1"), dy1, H, 0, n, H, accumulate);
-      blas.sgemm(true, false, P2, H, n, 1, hc, P2, dy1, H, beta, gv("gate.W1"), H);
-      blas.sgemm(false, true, n, P2, H, 1, dy1, H, v("gate.W1"), H, dhcSet ? 1 : 0, dhc, P2);
+      blas.sgemm(false, true, n, P2, H, 1, dz1, H, v["gate.W1"], H, dhcSet ? 1 : 0, dhc, P2);
       dhcSet = true;
     }
     if (!dhcSet) dhc.fill(0, 0, n * P2);
-    // projections: da = dh·GELU'·m (in place in dhc), then the weight gradients from t and g
-    _mulInto(dhc, P2, 0, n, P, ws.d0);
-    _mulInto(dhc, P2, P, n, P, ws.d1);
-    _colSum(gv("text.b"), dhc, P2, 0, n, P, accumulate);
-    _colSum(gv("image.b"), dhc, P2, P, n, P, accumulate);
-    blas.sgemm(true, false, d, P, n, 1, t, d, dhc, P2, beta, gv("text.W"), P);
-    blas.sgemm(true, false, d, P, n, 1, g, d, dhc.subarray(P), P2, beta, gv("image.W"), P);
-    if (c.learnableScale && !accumulate) gv("logit_scale")[0] = 0;
+    // projections: da = dh·GELU'·m
+    const da = rows("da", P2), d0 = ws.d0, d1 = ws.d1;
+    for (let r = 0; r < n; r++) {
+      const o = r * P2, op = r * P;
+      for (let j = 0; j < P; j++) {
+        da[o + j] = dhc[o + j] * d0[op + j];
+        da[o + P + j] = dhc[o + P + j] * d1[op + j];
+      }
+    }
+  }
+
+  /**
+   * Part `part` of `parts` of every weight and bias gradient, from rows `0 … rows−1` of
+   * `batch` (after every part's {@linkcode HeadMath.backwardRows}): the columns
+   * `[part·out/parts, (part+1)·out/parts)` of each layer's `[in, out]` gradient, written into
+   * `grad`, or added when `accumulate`. The parts of all workers together write every value
+   * of `grad` once (but `logit_scale`'s slot, which is the caller's).
+   */
+  weightGrads(
+    batch: HeadBatch,
+    rows: number,
+    grad: Float32Array,
+    accumulate: boolean,
+    part: number,
+    parts: number,
+  ): void {
+    const c = this.config;
+    const { dim: d, proj: P, hidden: H, experts: K, variant } = c;
+    const gv = this.#of(grad, "gradient"), a = batch.a, n = rows;
+    const P2 = 2 * P, h4 = Math.floor(H / 4);
+    const beta = accumulate ? 1 : 0;
+    /** dW[:, lo:hi] (+)= Xᵀ·dY[:, lo:hi], db[lo:hi] (+)= Σ_rows dY[:, lo:hi]. */
+    const layer = (
+      x: Float32Array,
+      inDim: number,
+      dy: Float32Array,
+      ldy: number,
+      col0: number,
+      out: number,
+      wn: string,
+      bn: string,
+    ) => {
+      const [lo, hi] = _part(out, part, parts);
+      if (hi <= lo) return;
+      const gw = gv[wn], gb = gv[bn];
+      this.#blas.sgemm(
+        true,
+        false,
+        inDim,
+        hi - lo,
+        n,
+        1,
+        x,
+        inDim,
+        dy.subarray(col0 + lo),
+        ldy,
+        beta,
+        gw.subarray(lo),
+        out,
+      );
+      if (!accumulate) gb.fill(0, lo, hi);
+      for (let r = 0; r < n; r++) {
+        const o = r * ldy + col0;
+        for (let j = lo; j < hi; j++) gb[j] += dy[o + j];
+      }
+    };
+    layer(a.t, d, a.da, P2, 0, P, "text.W", "text.b");
+    layer(a.g, d, a.da, P2, P, P, "image.W", "image.b");
+    if (hasGate(variant)) {
+      layer(a.hc, P2, a.dz1, H, 0, H, "gate.W1", "gate.b1");
+      layer(a.y1, H, a.dz2, 1, 0, 1, "gate.W2", "gate.b2");
+    }
+    if (hasExperts(variant)) {
+      layer(a.hc, P2, a.ds1, h4, 0, h4, "router.R1", "router.c1");
+      layer(a.yr, h4, a.ds2, K, 0, K, "router.R2", "router.c2");
+      layer(a.hc, P2, a.e, K * H, 0, K * H, "experts.U", "experts.u");
+      layer(a.mixed, H, a.dro, d, 0, d, "output.W", "output.b");
+    } else if (variant === "proj_only") {
+      layer(a.hc, P2, a.dro, d, 0, d, "output.W", "output.b");
+    }
   }
 }
 
-/** `m ← m · multiplier` of dropout site `site` over an `n × cols` dense block. */
+/** `m ← multiplier` of dropout site `site` over an `n × cols` dense block. */
 function _dropMask(
   m: Float32Array,
   n: number,
@@ -673,8 +822,7 @@ function _dropMask(
   for (let r = 0; r < n; r++) {
     const rs = _rowSeed(ss, row0 + r), o = r * cols;
     for (let c = 0; c < cols; c++) {
-      if (_fmix(rs ^ Math.imul(c + 1, 0x27d4eb2f)) < threshold) m[o + c] = 0;
-      else m[o + c] *= keep;
+      m[o + c] = _fmix(rs ^ Math.imul(c + 1, 0x27d4eb2f)) < threshold ? 0 : keep;
     }
   }
 }

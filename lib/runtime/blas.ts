@@ -324,6 +324,9 @@ function _openOpenBlas(threads: number): Blas {
   };
 }
 
+/** The OpenMP thread count last set on this thread (each worker has its own module state). */
+let _ompThreads = -1;
+
 function _openDnnl(threads: number): Blas {
   const { dl, path } = _open("dnnl", _DNNL_SYMBOLS);
   // oneDNN of Debian runs on GNU OpenMP; its thread count is set there.
@@ -335,7 +338,11 @@ function _openDnnl(threads: number): Blas {
   }
   const s = dl.symbols;
   let n = threads;
-  gomp?.symbols.omp_set_num_threads(n);
+  const setOmp = (t: number) => {
+    if (t !== _ompThreads) gomp?.symbols.omp_set_num_threads(t);
+    _ompThreads = t;
+  };
+  setOmp(n);
   const N = "N".charCodeAt(0), T = "T".charCodeAt(0);
   let open = true;
   return {
@@ -350,7 +357,7 @@ function _openDnnl(threads: number): Blas {
     setThreads(t: number) {
       if (!Number.isInteger(t) || t < 1) throw new Error(`setThreads: ${t} is not a count ≥ 1`);
       n = t;
-      gomp?.symbols.omp_set_num_threads(t);
+      setOmp(t);
     },
     libraryThreads() {
       return n;
@@ -359,6 +366,8 @@ function _openDnnl(threads: number): Blas {
       if (!open) throw new Error("sgemm: the oneDNN handle was closed");
       _checkDims(m, nn, k, a, lda, b, ldb, c, ldc, transA, transB);
       if (m === 0 || nn === 0) return;
+      // The count belongs to the calling thread, shared by its handles: set this handle's.
+      setOmp(n);
       const st = s.dnnl_sgemm(
         transA ? T : N,
         transB ? T : N,

@@ -1,5 +1,5 @@
 /**
- * The reduction and AdamW update of the data-parallel trainer on flat Float32Arrays (shared
+ * The gradient norm and AdamW update of the data-parallel trainer on flat Float32Arrays (shared
  * memory), one slice of the parameters per worker: the same update as lib/train/adamw.ts (PyTorch's
  * AdamW with decoupled weight decay; biases, 1-D tensors and the logit scale are the `noDecay`
  * ranges the trainer passes, as lib/train/adamw.ts `decaysWeight` decides), computed in float64 and
@@ -9,27 +9,10 @@
  */
 import type { AdamWOptions } from "../adamw.ts";
 
-/**
- * `sum[j] = inv · Σ_w grads[w][j]` for `j` in `[lo, hi)`; returns `Σ sum[j]²` over the slice
- * (float64), for the global norm.
- */
-export function reduceSlice(
-  grads: Float32Array[],
-  sum: Float32Array,
-  lo: number,
-  hi: number,
-  inv: number,
-): number {
-  sum.set(grads[0].subarray(lo, hi), lo);
-  for (let w = 1; w < grads.length; w++) {
-    const a = grads[w];
-    for (let j = lo; j < hi; j++) sum[j] += a[j];
-  }
+/** `Σ sum[j]²` over `[lo, hi)` (float64), for the global gradient norm. */
+export function sumOfSquares(sum: Float32Array, lo: number, hi: number): number {
   let ss = 0;
-  for (let j = lo; j < hi; j++) {
-    const x = (sum[j] *= inv);
-    ss += x * x;
-  }
+  for (let j = lo; j < hi; j++) ss += sum[j] * sum[j];
   return ss;
 }
 

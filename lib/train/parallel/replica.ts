@@ -1,32 +1,32 @@
 /**
  * One replica of the data-parallel trainer ({@linkcode ./trainer.ts}): the head's math
- * (lib/model/head_math.ts) over the shared weight buffer, writing its gradients straight into
- * its own shared gradient buffer (overwritten by the first micro-batch of an update, added to
- * by the next ones). Runs inside a worker (`worker.ts`) or, with no workers, on the main thread.
+ * (lib/model/head_math.ts) over the shared weight buffer and the shared batch. It runs the
+ * forward and backward pass of its rows of each micro-batch, then its share of the columns of
+ * every weight gradient from all rows, straight into the one shared gradient buffer
+ * (overwritten by the first micro-batch of an update, added to by the next ones). Runs inside a
+ * worker (`worker.ts`) or, with no workers, on the main thread.
  *
- * Nothing of TensorFlow.js runs in a step: the weights are read where AdamW writes them, and
- * the gradients are where the reduction reads them, so an update copies nothing.
+ * Nothing of TensorFlow.js runs in a step (it converts `state_dict`s only): the weights are
+ * read where AdamW writes them, and the gradient is complete where AdamW reads it, so an
+ * update neither copies nor sums gradients.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { FusionHead, type StateDict } from "../../model/fusion_head.ts";
 import type { FusionConfig } from "../../model/config.ts";
-import { HeadMath, type HeadParam, type ShardStats } from "../../model/head_math.ts";
+import {
+  type HeadBatch,
+  HeadMath,
+  type HeadParam,
+  type ShardStats,
+} from "../../model/head_math.ts";
 import { sharedBlas } from "../../runtime/blas.ts";
 import { nativeThreadsForThisThread } from "../../runtime/native_kernels.ts";
 import { jsSgemm } from "../../runtime/js_sgemm.ts";
 
 /** A trainable variable of the replica: its internal name, shape, size and offset. */
 export type ReplicaParam = HeadParam;
-
-/** The forward pass of one shard. */
-export interface ShardForward {
-  /** Fused queries of the shard's rows, `rows × d` (a copy the caller owns). */
-  q: Float32Array;
-  /** Sums over the shard's rows for logging. */
-  stats: ShardStats;
-}
 
 /** The weights of `sd` in the flat layout of {@linkcode HeadMath} (into `out`). */
 export async function flatWeights(
@@ -54,32 +54,39 @@ export class Replica {
   #config: FusionConfig;
   #math: HeadMath;
   #w: Float32Array;
-  #grad: Float32Array;
-  #accumulate = false;
+  #sum: Float32Array;
+  #batch: HeadBatch | null = null;
+  #part: number;
+  #parts: number;
   #logitScale: number;
   /** The trainable parameters, in the order of the flat buffers. */
   readonly params: ReplicaParam[];
 
   /**
-   * A replica over the flat buffers `weights` (read) and `grad` (written).
+   * Replica `part` of `parts` over the flat buffers `weights` (read) and `sum` (its share of
+   * every weight gradient written there).
    *
    * @param config the head's config.
    * @param weights the shared weights ({@linkcode flatWeights} fills them).
-   * @param grad this replica's gradient buffer.
+   * @param sum the shared gradient buffer.
    * @param logitScale the `logit_scale` of the initial weights (kept when it is frozen).
    */
   constructor(
     config: FusionConfig,
     weights: Float32Array,
-    grad: Float32Array,
+    sum: Float32Array,
     logitScale: number,
+    part = 0,
+    parts = 1,
   ) {
     this.#config = config;
     this.#logitScale = logitScale;
+    this.#part = part;
+    this.#parts = parts;
     const blas = sharedBlas(undefined, nativeThreadsForThisThread()) ?? jsSgemm;
     this.#math = new HeadMath(config, blas);
     this.params = this.#math.params;
-    for (const [name, a] of [["weights", weights], ["gradients", grad]] as const) {
+    for (const [name, a] of [["weights", weights], ["gradient", sum]] as const) {
       if (a.length !== this.#math.size) {
         throw new Error(
           `Replica: the ${name} buffer has ${a.length} values, the head ${this.#math.size}`,
@@ -87,48 +94,46 @@ export class Replica {
       }
     }
     this.#w = weights;
-    this.#grad = grad;
+    this.#sum = sum;
   }
 
-  /** The current `logit_scale` (log of the InfoNCE scale) when it is a trained parameter. */
-  logitScale(): number | null {
-    const p = this.params.find((x) => x.name === "logit_scale");
-    return p ? this.#w[p.offset] : null;
+  /** Uses `batch` (shared by every replica) for the training steps from now on. */
+  setBatch(batch: HeadBatch): void {
+    this.#batch = batch;
   }
 
-  /**
-   * Forward pass of rows `row0 … row0+rows−1` of a batch, with dropout masks from `seed`
-   * (none when the config's dropout is 0 or `seed` is null, i.e. evaluation mode). With
-   * `keep` false no activation is kept (inference: no backward pass follows).
-   */
-  forward(
-    t: Float32Array,
-    g: Float32Array,
-    rows: number,
-    row0: number,
-    seed: number | null,
-    keep = true,
-  ): ShardForward {
-    const drop = seed !== null && this.#config.dropout > 0 ? { seed, row0 } : null;
-    const r = this.#math.forward(this.#w, t, g, rows, drop, keep);
-    return { q: r.q.slice(), stats: this.#math.stats() };
-  }
-
-  /** Backward pass of the last forward's rows from `dq = dL/dq`; adds to the gradient sum. */
-  backward(dq: Float32Array): void {
-    this.#math.backward(this.#w, dq, this.#grad, this.#accumulate);
-    this.#accumulate = true;
+  #needBatch(): HeadBatch {
+    if (!this.#batch) throw new Error("Replica: no batch buffer set (setBatch first)");
+    return this.#batch;
   }
 
   /**
-   * Ends the gradient sum of an update: the sum since the last call is in the gradient buffer
-   * (the next backward pass overwrites it).
+   * Forward pass of batch rows `r0 … r0+rows−1` (from the shared batch, queries into it),
+   * with dropout masks from `seed` (none when the config's dropout is 0 or `seed` is null),
+   * keeping what the backward pass needs.
    */
-  takeGradients(): void {
-    if (!this.#accumulate) {
-      throw new Error("Replica.takeGradients: no backward pass since the last");
-    }
-    this.#accumulate = false;
+  forward(r0: number, rows: number, seed: number | null): ShardStats {
+    const drop = seed !== null && this.#config.dropout > 0 ? { seed, row0: r0 } : null;
+    this.#math.forwardRows(this.#w, this.#needBatch(), r0, rows, drop, true);
+    return this.#math.stats();
+  }
+
+  /** Evaluation-mode fused queries of `rows` rows `t`, `g` (a copy the caller owns). */
+  fuse(t: Float32Array, g: Float32Array, rows: number): Float32Array {
+    return this.#math.forward(this.#w, t, g, rows, null, false).q.slice();
+  }
+
+  /** The row part of the backward pass of the last forward, from the batch's `dq` rows. */
+  backward(): void {
+    this.#math.backwardRows(this.#w);
+  }
+
+  /**
+   * This replica's share of every weight gradient from all `rows` rows of the batch, into the
+   * shared gradient buffer (added when `accumulate`).
+   */
+  weightGrads(rows: number, accumulate: boolean): void {
+    this.#math.weightGrads(this.#needBatch(), rows, this.#sum, accumulate, this.#part, this.#parts);
   }
 
   /** The weights as a reference `state_dict`. */

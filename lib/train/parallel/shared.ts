@@ -2,25 +2,26 @@
  * The request handler of one data-parallel replica, shared by the worker (`worker.ts`) and
  * the main-thread mode of {@linkcode ./trainer.ts}.
  *
- * Requests (`type`): `init { config, sd, index, buffers }` → `{ params }`;
- * `forward { t, g, rows, row0, seed, keep }` → `{ q, stats }`; `backward { dq }`; `take` (ends an
- * update's gradient sum, which the backward passes wrote into the replica's shared buffer); `reduce { lo, hi, inv }` → `{ ss }` (sum of
- * all replicas' gradients over a slice); `adam { lo, hi, args }` (AdamW on a slice of the
- * shared weights, which every replica reads in place); `state` → `{ sd }`;
- * `load { sd }`; `dispose`.
+ * Requests (`type`): `init { config, sd, index, parts, buffers }` → `{ params }`;
+ * `batch { buffer, rows }` (the shared batch of lib/model/head_math.ts `HeadBatch`);
+ * `forward { r0, rows, seed }` → `{ stats }` (queries into the batch); `backward` (the row
+ * part, from the batch's `dq`); `grads { rows, accumulate }` (this replica's columns of every
+ * weight gradient, into the shared sum); `reduce { lo, hi }` → `{ ss }` (sum of squares of a
+ * slice of the gradient); `adam { lo, hi, args }` (AdamW on a slice of the shared weights,
+ * which every replica reads in place); `fuse { t, g, rows }` → `{ q }` (evaluation mode);
+ * `state` → `{ sd }`; `load { sd }`; `dispose`.
  *
  * @module
  */
 import { type StateDict } from "../../model/fusion_head.ts";
 import type { FusionConfig } from "../../model/config.ts";
 import { flatWeights, Replica } from "./replica.ts";
-import { adamwSlice, reduceSlice } from "./adamw.ts";
+import { adamwSlice, sumOfSquares } from "./adamw.ts";
+import { HeadBatch } from "../../model/head_math.ts";
 
 /** The flat buffers shared by all replicas (SharedArrayBuffers with workers). */
 export interface SharedBuffers {
-  /** One gradient buffer per replica. */
-  grads: ArrayBufferLike[];
-  /** The averaged, then clipped, gradients. */
+  /** The gradient of the update (summed over its micro-batches; every replica writes a share). */
   sum: ArrayBufferLike;
   /** The master weights. */
   weights: ArrayBufferLike;
@@ -34,7 +35,7 @@ export interface SharedBuffers {
 export class ReplicaHost {
   #r: Replica | undefined;
   #index = 0;
-  #grads: Float32Array<ArrayBufferLike>[] = [];
+  #config: FusionConfig | undefined;
   #sum: Float32Array<ArrayBufferLike> = new Float32Array(0);
   #w: Float32Array<ArrayBufferLike> = new Float32Array(0);
   #m: Float32Array<ArrayBufferLike> = new Float32Array(0);
@@ -52,8 +53,8 @@ export class ReplicaHost {
       case "init": {
         const b = m.buffers as SharedBuffers;
         const config = m.config as FusionConfig, sd = m.sd as StateDict;
+        this.#config = config;
         this.#index = m.index;
-        this.#grads = b.grads.map((x) => new Float32Array(x));
         this.#sum = new Float32Array(b.sum);
         this.#w = new Float32Array(b.weights);
         this.#m = new Float32Array(b.m);
@@ -61,21 +62,33 @@ export class ReplicaHost {
         // Replica 0 writes the initial weights; the trainer starts no step before every
         // replica has answered.
         if (this.#index === 0) await flatWeights(config, sd, this.#w);
-        this.#r = new Replica(config, this.#w, this.#grads[this.#index], sd["logit_scale"].data[0]);
+        this.#r = new Replica(
+          config,
+          this.#w,
+          this.#sum,
+          sd["logit_scale"].data[0],
+          m.index,
+          m.parts,
+        );
         return [{ params: this.#r.params }, []];
       }
-      case "forward": {
-        const r = this.#replica().forward(m.t, m.g, m.rows, m.row0, m.seed, m.keep ?? true);
-        return [{ q: r.q, stats: r.stats }, [r.q.buffer as ArrayBuffer]];
+      case "batch":
+        this.#replica().setBatch(HeadBatch.fromBuffer(this.#config!, m.rows, m.buffer));
+        return [{}, []];
+      case "forward":
+        return [{ stats: this.#replica().forward(m.r0, m.rows, m.seed) }, []];
+      case "fuse": {
+        const q = this.#replica().fuse(m.t, m.g, m.rows);
+        return [{ q }, [q.buffer as ArrayBuffer]];
       }
       case "backward":
-        this.#replica().backward(m.dq);
+        this.#replica().backward();
         return [{}, []];
-      case "take":
-        this.#replica().takeGradients();
+      case "grads":
+        this.#replica().weightGrads(m.rows, m.accumulate);
         return [{}, []];
       case "reduce":
-        return [{ ss: reduceSlice(this.#grads, this.#sum, m.lo, m.hi, m.inv) }, []];
+        return [{ ss: sumOfSquares(this.#sum, m.lo, m.hi) }, []];
       case "adam":
         adamwSlice(this.#w, this.#m, this.#v, this.#sum, m.lo, m.hi, m.args);
         return [{}, []];

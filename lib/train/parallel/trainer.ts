@@ -10,19 +10,25 @@
  * wasm backend and a replica of the head, share every batch so that all cores work.
  *
  * The symmetric InfoNCE loss couples all rows of a batch (the logits are `Q·Tᵀ` over the whole
- * batch), so the batch is not simply split. One micro-batch goes:
+ * batch), so the batch is not simply split. One micro-batch goes, through one shared batch
+ * buffer (lib/model/head_math.ts `HeadBatch`):
  *
- * 1. each worker runs the forward pass of its rows and keeps the activations; the main thread
- *    gathers the fused queries `Q` (`B × d`, small);
- * 2. the main thread computes the loss of the whole batch and `dL/dQ` (lib/train/loss.ts), and sends
- *    each worker the rows of `dL/dQ` that belong to it;
- * 3. each worker back-propagates its rows and adds the parameter gradients to its sum.
+ * 1. each worker runs the forward pass of its rows (lib/model/head_math.ts) and keeps the
+ *    activations; the main thread reads the fused queries `Q` (`B × d`, small);
+ * 2. the main thread computes the loss of the whole batch and `dL/dQ` (lib/train/loss.ts
+ *    `infoNceGrad`) into the batch;
+ * 3. each worker back-propagates its rows, leaving every layer's input and output gradient in
+ *    the batch;
+ * 4. each worker computes its share of the columns of every weight gradient from all rows,
+ *    straight into the one shared gradient buffer (added to it after the first micro-batch of
+ *    an update).
  *
- * The gradient of the full-batch loss is the sum of the workers' gradients, exactly (up to
- * float rounding). At {@linkcode DataParallelTrainer.update} the sums are reduced through
- * shared memory, averaged over the micro-batches (gradient accumulation), clipped to the global
- * norm, and every replica applies the same AdamW update (lib/train/adamw.ts) to its own copy, so the
- * replicas stay identical and only gradients travel.
+ * The gradient is so complete where AdamW reads it: no worker has a gradient of its own, and
+ * none is summed (the old reduction of per-worker gradients read and wrote three times the
+ * parameters per update, on a machine whose memory bandwidth is the limit). At
+ * {@linkcode DataParallelTrainer.update} the gradient is averaged over the micro-batches
+ * (gradient accumulation), clipped to the global norm, and AdamW (lib/train/parallel/adamw.ts)
+ * updates the shared weights, a slice per worker, which every worker reads in place.
  *
  * Dropout masks are a hash of (seed, site, batch row, column) (lib/model/head_math.ts), so the result
  * does not depend on the number of workers. With no workers (`workers: 0`) the same engine runs
@@ -37,8 +43,8 @@ import { FusionHead, type StateDict } from "../../model/fusion_head.ts";
 import { type FusionConfig, fusionConfig, stateDictSpec } from "../../model/config.ts";
 import type { ReplicaParam } from "./replica.ts";
 import { ReplicaHost, type SharedBuffers } from "./shared.ts";
-import type { ShardStats } from "../../model/head_math.ts";
-import { sharedBlas } from "../../runtime/blas.ts";
+import { HeadBatch, type Sgemm, type ShardStats } from "../../model/head_math.ts";
+import { type Blas, openBlas, requestedBlas } from "../../runtime/blas.ts";
 import { jsSgemm } from "../../runtime/js_sgemm.ts";
 
 /** Options of {@linkcode DataParallelTrainer.create}. */
@@ -196,6 +202,8 @@ export class DataParallelTrainer {
   #dLogitScale = 0;
   #step = 0;
   #busy = false;
+  #lossBlas: Sgemm | null = null;
+  #batch: HeadBatch | null = null;
 
   private constructor(
     config: FusionConfig,
@@ -266,7 +274,6 @@ export class DataParallelTrainer {
     const mk = (): ArrayBufferLike =>
       workers ? new SharedArrayBuffer(total * 4) : new ArrayBuffer(total * 4);
     const bufs: SharedBuffers = {
-      grads: Array.from({ length: n }, mk),
       sum: mk(),
       weights: mk(),
       m: mk(),
@@ -276,7 +283,7 @@ export class DataParallelTrainer {
     for (let i = 0; i < n; i++) ends.push(workers ? new _WorkerEndpoint(i) : new _LocalEndpoint());
     try {
       const replies = await Promise.all(
-        ends.map((e, index) => e.call("init", { config, sd, index, buffers: bufs })),
+        ends.map((e, index) => e.call("init", { config, sd, index, parts: n, buffers: bufs })),
       );
       return new DataParallelTrainer(
         config,
@@ -332,28 +339,21 @@ export class DataParallelTrainer {
         throw new Error("DataParallelTrainer.microBatch: a contrastive batch needs ≥ 2 rows");
       }
       const n = Math.min(this.#ends.length, B);
+      const batch = await this.#batchFor(B);
+      batch.a.t.set(b.t);
+      batch.a.g.set(b.g);
       const bounds = Array.from({ length: n + 1 }, (_, i) => Math.floor((i * B) / n));
       const fwd = await Promise.all(
-        this.#ends.slice(0, n).map((e, i) => {
-          const lo = bounds[i], hi = bounds[i + 1];
-          return e.call("forward", {
-            t: b.t.slice(lo * d, hi * d),
-            g: b.g.slice(lo * d, hi * d),
-            rows: hi - lo,
-            row0: lo,
-            seed: b.seed,
-          });
-        }),
+        this.#ends.slice(0, n).map((e, i) =>
+          e.call("forward", { r0: bounds[i], rows: bounds[i + 1] - bounds[i], seed: b.seed })
+        ),
       );
-      const q = new Float32Array(B * d);
-      fwd.forEach((r, i) => q.set(r.q, bounds[i] * d));
-      const { loss, dq, dls } = this.#lossGrad(q, b.y, B);
-      await Promise.all(
-        this.#ends.slice(0, n).map((e, i) => {
-          const part = dq.slice(bounds[i] * d, bounds[i + 1] * d);
-          return e.call("backward", { dq: part }, [part.buffer as ArrayBuffer]);
-        }),
-      );
+      const { loss, dq, dls } = this.#lossGrad(batch.a.q.subarray(0, B * d), b.y, B);
+      batch.a.dq.set(dq);
+      await Promise.all(this.#ends.slice(0, n).map((e) => e.call("backward")));
+      // every replica's share of the columns of every weight gradient, from all B rows
+      const accumulate = this.#micro > 0;
+      await Promise.all(this.#ends.map((e) => e.call("grads", { rows: B, accumulate })));
       this.#micro++;
       this.#dLogitScale += dls;
       const k = fwd[0].stats.pSum.length;
@@ -369,12 +369,27 @@ export class DataParallelTrainer {
     }
   }
 
+  /** The shared batch, grown (and sent to every replica) when `rows` do not fit. */
+  async #batchFor(rows: number): Promise<HeadBatch> {
+    if (this.#batch && this.#batch.rows >= rows) return this.#batch;
+    const batch = HeadBatch.create(this.config, rows, this.workers > 0);
+    await Promise.all(
+      this.#ends.map((e) => e.call("batch", { buffer: batch.buffer, rows: batch.rows })),
+    );
+    this.#batch = batch;
+    return batch;
+  }
+
   #lossGrad(
     qa: Float32Array,
     ya: Float32Array,
     B: number,
   ): { loss: number; dq: Float32Array; dls: number } {
-    const r = infoNceGrad(qa, ya, B, this.config.dim, this.scale, sharedBlas() ?? jsSgemm);
+    // One BLAS thread: the products are small (B × B × d), and a second thread of the main
+    // thread's library would compete with the workers for the cores (OpenBLAS's helper threads
+    // spin for a while after each call).
+    this.#lossBlas ??= openBlas(requestedBlas(), 1) ?? jsSgemm;
+    const r = infoNceGrad(qa, ya, B, this.config.dim, this.scale, this.#lossBlas);
     return { loss: r.loss, dq: r.dq, dls: this.config.learnableScale ? r.dLogScale : 0 };
   }
 
@@ -389,30 +404,29 @@ export class DataParallelTrainer {
       const m = this.#micro;
       if (m === 0) throw new Error("DataParallelTrainer.update: no micro-batch since the last");
       if (!Number.isFinite(lr)) throw new Error(`DataParallelTrainer.update: lr is ${lr}`);
-      await Promise.all(this.#ends.map((e) => e.call("take")));
       const inv = 1 / m;
+      let lsOffset = -1;
+      if (this.config.learnableScale) {
+        lsOffset = this.params.find((p) => p.name === "logit_scale")!.offset;
+        this.#sum[lsOffset] = this.#dLogitScale;
+      }
+      // The gradient buffer holds the sum over the micro-batches: its norm, averaged.
       const parts = await Promise.all(
         this.#ends.map((e, i) => {
           const [lo, hi] = this.#slices[i];
-          return e.call("reduce", { lo, hi, inv });
+          return e.call("reduce", { lo, hi });
         }),
       );
-      let ss = parts.reduce((a, r) => a + r.ss, 0);
-      let lsOffset = -1;
-      if (this.config.learnableScale) {
-        let o = 0;
-        for (const p of this.params) {
-          if (p.name === "logit_scale") lsOffset = o;
-          o += p.size;
-        }
-        const old = this.#sum[lsOffset];
-        const nv = (this.#sum[lsOffset] = old + this.#dLogitScale * inv);
-        ss += nv * nv - old * old;
-      }
-      const norm = Math.sqrt(ss);
-      const coef = Math.min(1, this.clipNorm / (norm + 1e-6));
+      const norm = Math.sqrt(parts.reduce((a, r) => a + r.ss, 0)) * inv;
+      const clip = Math.min(1, this.clipNorm / (norm + 1e-6));
       const { noDecay: _, ...hyper } = this.adamw;
-      const args = { lr, step: ++this.#step, coef, opts: hyper, noDecay: this.#noDecay };
+      const args = {
+        lr,
+        step: ++this.#step,
+        coef: clip * inv,
+        opts: hyper,
+        noDecay: this.#noDecay,
+      };
       await Promise.all(
         this.#ends.map((e, i) => {
           const [lo, hi] = this.#slices[i];
@@ -448,13 +462,10 @@ export class DataParallelTrainer {
         while (next < count) {
           const lo = next, hi = Math.min(count, lo + chunk);
           next = hi;
-          const r = await e.call("forward", {
+          const r = await e.call("fuse", {
             t: t.slice(lo * d, hi * d),
             g: g.slice(lo * d, hi * d),
             rows: hi - lo,
-            row0: lo,
-            seed: null,
-            keep: false,
           });
           out.set(r.q, lo * d);
         }
@@ -533,5 +544,7 @@ export class DataParallelTrainer {
   dispose(): void {
     for (const e of this.#ends) e.close();
     this.#ends = [];
+    if (this.#lossBlas && "close" in this.#lossBlas) (this.#lossBlas as Blas).close();
+    this.#lossBlas = null;
   }
 }
