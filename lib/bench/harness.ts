@@ -23,11 +23,12 @@ import { clipByGlobalNorm } from "../train/clip.ts";
 import { DataParallelTrainer, dataParallelWorkers } from "../train/parallel/trainer.ts";
 import { infoNceLoss } from "../train/loss.ts";
 import { FusionHead } from "../model/fusion_head.ts";
-import { writeFileAtomic } from "../runtime/paths.ts";
+import { CACHE_DIR, readJsonIfExists, writeFileAtomic } from "../runtime/paths.ts";
 import { prepareCorpus, rankTargets } from "../model/ranking.ts";
 import { Rng } from "../runtime/rng.ts";
 import { randomUnitRows } from "../runtime/rows.ts";
 import { loadBundle } from "../data/bundle.ts";
+import { trainFlopsPerSample } from "../model/head_math.ts";
 import { type BlasLibrary, openBlas } from "../runtime/blas.ts";
 import {
   installNativeMatMul,
@@ -36,7 +37,7 @@ import {
 } from "../runtime/native_kernels.ts";
 import { ensureSynthetic } from "../data/synthetic/generator.ts";
 import { train as trainRun } from "../train/loop.ts";
-import { defaultTrainConfig, type TrainConfig } from "../train/config.ts";
+import { defaultTrainConfig, type TrainConfig, trainConfigHash } from "../train/config.ts";
 
 /** Options of {@linkcode runBench}. */
 export interface BenchOptions {
@@ -68,9 +69,11 @@ export interface BenchOptions {
   products: boolean;
   /**
    * Also time the full reference recipe (`default` training preset, 50 epochs) on the default
-   * synthetic data (20,000 training dialogues): long (tens of minutes at least).
+   * synthetic data (VisDial-train's 123,287 training dialogues): long (over an hour here).
    */
   full: boolean;
+  /** Rewrite the bench blocks of docs/performance.md and README.md (lib/bench/report.ts). */
+  docs: boolean;
   /** Progress lines. */
   log: (line: string) => void;
 }
@@ -93,6 +96,7 @@ export function benchDefaults(quick = false): BenchOptions {
     out: "data/cache/bench.json",
     products: true,
     full: false,
+    docs: false,
     log: (s) => console.error(s),
   };
 }
@@ -155,7 +159,7 @@ export interface BenchResult {
   /** ISO date of the run. */
   date: string;
   /** Machine and load. */
-  machine: { cpus: number; loadavg: number[]; loadavgEnd: number[]; deno: string };
+  machine: { name: string; cpus: number; loadavg: number[]; loadavgEnd: number[]; deno: string };
   /** The options that matter for comparing runs. */
   settings: Record<string, unknown>;
   /** Our raw measurements. */
@@ -181,6 +185,24 @@ export function median(xs: number[]): number {
 /** A ratio written like `1.23x`; `n/a` for null. */
 export function formatRatio(r: number | null): string {
   return r === null || !Number.isFinite(r) ? "n/a" : `${r.toFixed(2)}x`;
+}
+
+/**
+ * The machine in words, from /proc/cpuinfo and /proc/meminfo: CPU model, cores, widest vector
+ * extension, memory (e.g. `AMD EPYC (2 cores, AVX2, 23 GB)`); `unknown` elsewhere.
+ */
+export function machineName(): string {
+  try {
+    const info = Deno.readTextFileSync("/proc/cpuinfo");
+    const model = info.match(/model name\s*:\s*(.+)/)?.[1]?.trim() ?? "unknown CPU";
+    const flags = info.match(/flags\s*:\s*(.+)/)?.[1] ?? "";
+    const simd = /\bavx512f\b/.test(flags) ? "AVX-512" : /\bavx2\b/.test(flags) ? "AVX2" : "SSE";
+    const kb = Number(Deno.readTextFileSync("/proc/meminfo").match(/MemTotal:\s+(\d+)/)?.[1] ?? 0);
+    const cores = navigator.hardwareConcurrency ?? 0;
+    return `${model} (${cores} cores, ${simd}, ${Math.round(kb / 2 ** 20)} GB)`;
+  } catch {
+    return "unknown";
+  }
 }
 
 function _loadavg(): number[] {
@@ -213,12 +235,36 @@ async function _times(warmup: number, runs: number, f: () => Promise<unknown>): 
   return out;
 }
 
+/** Where one update of a training measurement went (milliseconds, medians over runs). */
+export interface StepBreakdown {
+  /** Wall time of one update (micro-batch and optimizer step). */
+  updateMs: number;
+  /** Of it, in the workers' matrix products (mean over workers). */
+  productMs: number;
+  /** In the workers' elementwise work (the kernel's time outside products). */
+  elementwiseMs: number;
+  /** The rest: loss, gradient norm, AdamW, messages, waiting. */
+  otherMs: number;
+  /** Matrix-product FLOPs of one sample's step (lib/model/head_math.ts). */
+  flopsPerSample: number;
+  /** GFLOP/s of the whole step (its product FLOPs over its wall time). */
+  stepGflops: number;
+  /** GFLOP/s of the products alone, per worker (one core each). */
+  productGflopsPerCore: number;
+  /** Samples/s if a step were its products alone at that rate on every worker. */
+  productCeiling: number;
+}
+
 /** Samples/s of training steps at `batch` with the data-parallel trainer and `workers`. */
 export async function benchTrainDataParallel(
   batch: number,
   workers: number,
   o: Pick<BenchOptions, "warmup" | "runs">,
-): Promise<{ samplesPerSec: number; stepSec: number; times: number[]; workers: number }> {
+): Promise<
+  { samplesPerSec: number; stepSec: number; times: number[]; workers: number } & {
+    breakdown: StepBreakdown;
+  }
+> {
   const d = 256;
   const rng = new Rng(batch);
   const b = {
@@ -229,16 +275,59 @@ export async function benchTrainDataParallel(
   const dp = await DataParallelTrainer.create({ workers, seed: 0 });
   try {
     let seed = 1;
-    const times = await _times(
-      o.warmup,
-      o.runs,
-      () => dp.step({ ...b, rows: batch, seed: seed++ }, 5e-5),
-    );
+    const step = () => dp.step({ ...b, rows: batch, seed: seed++ }, 5e-5);
+    for (let i = 0; i < o.warmup; i++) await step();
+    await dp.timing();
+    const times: number[] = [], prod: number[] = [], kern: number[] = [];
+    for (let i = 0; i < o.runs; i++) {
+      const t0 = performance.now();
+      await step();
+      times.push((performance.now() - t0) / 1000);
+      const tm = await dp.timing();
+      prod.push(tm.reduce((a, x) => a + x.productMs, 0) / tm.length);
+      kern.push(tm.reduce((a, x) => a + x.kernelMs, 0) / tm.length);
+    }
     const m = median(times);
-    return { samplesPerSec: batch / m, stepSec: m, times, workers: dp.workers };
+    const flops = trainFlopsPerSample(dp.config);
+    const productMs = median(prod), kernelMs = median(kern);
+    const perCore = (flops * batch / Math.max(1, dp.workers)) / (productMs / 1000) / 1e9;
+    const breakdown: StepBreakdown = {
+      updateMs: m * 1000,
+      productMs,
+      elementwiseMs: kernelMs - productMs,
+      otherMs: m * 1000 - kernelMs,
+      flopsPerSample: flops,
+      stepGflops: (flops * batch) / m / 1e9,
+      productGflopsPerCore: perCore,
+      productCeiling: (perCore * 1e9 * Math.max(1, dp.workers)) / flops,
+    };
+    return { samplesPerSec: batch / m, stepSec: m, times, workers: dp.workers, breakdown };
   } finally {
     dp.dispose();
   }
+}
+
+/** The step breakdowns as text: one line per batch size. */
+export function breakdownTable(res: BenchResult): string {
+  const lines: string[] = [];
+  // deno-lint-ignore no-explicit-any
+  const train = (res.ours as any).train as Record<string, { breakdown?: StepBreakdown }>;
+  for (const [b, r] of Object.entries(train)) {
+    const x = r.breakdown;
+    if (!x) continue;
+    const pct = (v: number) => `${((100 * v) / x.updateMs).toFixed(0)}%`;
+    lines.push(
+      `train b${b}: ${x.updateMs.toFixed(1)} ms an update = products ${x.productMs.toFixed(1)} ` +
+        `(${pct(x.productMs)}) + elementwise ${x.elementwiseMs.toFixed(1)} (${
+          pct(x.elementwiseMs)
+        }) + loss, optimizer and messages ${x.otherMs.toFixed(1)} (${pct(x.otherMs)}); ` +
+        `whole step ${x.stepGflops.toFixed(0)} GFLOP/s (${
+          (x.flopsPerSample / 1e6).toFixed(1)
+        } MFLOP a sample); products ${x.productGflopsPerCore.toFixed(0)} GFLOP/s a core, ` +
+        `so products alone would allow ${x.productCeiling.toFixed(0)} samples/s`,
+    );
+  }
+  return lines.join("\n");
 }
 
 /** Samples/s of the stock single-threaded step (tfjs autodiff, as lib/train/loop.ts steps). */
@@ -423,7 +512,7 @@ export function productTable(rows: ProductRow[], threads: number): string {
 
 /** What {@linkcode benchFullRecipe} trains; the defaults are the full recipe. */
 export interface FullRecipeOptions {
-  /** Synthetic data preset (default `default`: 20,000 training dialogues). */
+  /** Synthetic data preset (default `default`: 123,287 training dialogues). */
   preset?: string;
   /** Overrides of the synthetic config (tests shrink the data). */
   dataOverrides?: Record<string, unknown>;
@@ -431,13 +520,17 @@ export interface FullRecipeOptions {
   dataDir?: string;
   /** The training config (default: the `default` preset of lib/train/config.ts). */
   config?: TrainConfig;
+  /** The run folder (default: under the cache, named by the config and data). */
+  runDir?: string;
 }
 
 /**
  * Wall seconds of the full reference recipe (`default` training preset: 50 epochs, batch 128,
- * accumulation 16, validation every epoch) on the default synthetic data (20,000 training
- * dialogues; generated first when not cached, not timed), into a temporary run folder that is
- * removed afterwards.
+ * accumulation 16, validation every epoch) on the default synthetic data (123,287 training
+ * dialogues; generated first when not cached, not timed), into a run folder under the cache
+ * (`data/cache/bench-full-<hash>`): an interrupted measurement resumes where it stopped (its
+ * time is the sum of the sessions'), and the folder is removed once it finished. Progress lines
+ * (with the ETA) go to `log`.
  */
 export async function benchFullRecipe(
   log: (s: string) => void,
@@ -451,16 +544,32 @@ export async function benchFullRecipe(
     ...(opts.dataOverrides ? { overrides: opts.dataOverrides } : {}),
   });
   const data = await loadBundle(dir, { splits: [c.trainSplit, c.valSplit] });
-  const out = await Deno.makeTempDir({ prefix: "adafuse-bench-full-" });
+  const out = opts.runDir ??
+    `${CACHE_DIR}/cache/bench-full-${(await trainConfigHash(c)).slice(0, 8)}-${
+      dir.split("/").pop()
+    }`;
+  const clock = `${out}/bench_seconds.json`;
+  const before = (await readJsonIfExists<{ sec: number }>(clock))?.sec ?? 0;
+  await Deno.mkdir(out, { recursive: true });
+  log(
+    `bench: full recipe (${c.epochs} epochs) on ${dir} into ${out}` +
+      (before ? ` (resuming; ${(before / 60).toFixed(1)} min so far)` : "") + "…",
+  );
+  const t0 = performance.now();
+  const tick = setInterval(() => {
+    writeFileAtomic(clock, JSON.stringify({ sec: before + (performance.now() - t0) / 1000 }))
+      .catch(() => {});
+  }, 30_000);
+  let r;
   try {
-    log(`bench: full recipe (${c.epochs} epochs) on ${dir}…`);
-    const t0 = performance.now();
-    const r = await trainRun(data, c, { outDir: out, log: () => {} });
-    const sec = (performance.now() - t0) / 1000;
-    return { sec, epochs: r.epochsDone, dialogues: data.splits[c.trainSplit].count };
+    r = await trainRun(data, c, { outDir: out, log });
   } finally {
-    await Deno.remove(out, { recursive: true }).catch(() => {});
+    clearInterval(tick);
+    await writeFileAtomic(clock, JSON.stringify({ sec: before + (performance.now() - t0) / 1000 }));
   }
+  const sec = before + (performance.now() - t0) / 1000;
+  await Deno.remove(out, { recursive: true }).catch(() => {});
+  return { sec, epochs: r.epochsDone, dialogues: data.splits[c.trainSplit].count };
 }
 
 async function _run(cmd: string, args: string[], env?: Record<string, string>) {
@@ -514,17 +623,16 @@ export async function ensureTorch(
 }
 
 /**
- * The environment of the PyTorch process: ours (so the same `OPENBLAS_*`, e.g.
- * `OPENBLAS_CORETYPE`, reaches both sides) with the thread counts set to `threads`.
+ * The environment of the PyTorch process: ours with the thread counts set to `threads`, and
+ * without `OPENBLAS_CORETYPE` (a core override some machines set, which slows OpenBLAS's
+ * products where the core is detected right): PyTorch at its best on this machine. Pass
+ * `keepCoretype` where the machine needs the override to run correctly.
  */
-export function torchEnv(threads: number): Record<string, string> {
+export function torchEnv(threads: number, keepCoretype = false): Record<string, string> {
   const t = String(threads);
-  return {
-    ...Deno.env.toObject(),
-    OMP_NUM_THREADS: t,
-    OPENBLAS_NUM_THREADS: t,
-    MKL_NUM_THREADS: t,
-  };
+  const env = Deno.env.toObject();
+  if (!keepCoretype) delete env.OPENBLAS_CORETYPE;
+  return { ...env, OMP_NUM_THREADS: t, OPENBLAS_NUM_THREADS: t, MKL_NUM_THREADS: t };
 }
 
 /**
@@ -659,11 +767,14 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   for (const b of o.batches) {
     // deno-lint-ignore no-explicit-any
     const r = train[String(b)] as any;
+    const theirs = th?.train?.[String(b)]?.samplesPerSec ?? null;
+    add(`train b${b} (${r.workers} workers)`, "samples/s", r.samplesPerSec, theirs);
+    const f = (r.breakdown as StepBreakdown).flopsPerSample;
     add(
-      `train b${b} (${r.workers} workers)`,
-      "samples/s",
-      r.samplesPerSec,
-      th?.train?.[String(b)]?.samplesPerSec ?? null,
+      `train b${b}, whole step`,
+      "GFLOP/s",
+      r.breakdown.stepGflops,
+      theirs === null ? null : (theirs * f) / 1e9,
     );
   }
   for (const [k, v] of Object.entries(extra)) {
@@ -715,6 +826,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const res: BenchResult = {
     date: new Date().toISOString(),
     machine: {
+      name: machineName(),
       cpus: navigator.hardwareConcurrency ?? 0,
       loadavg: load0,
       loadavgEnd: _loadavg(),
@@ -730,6 +842,9 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       rankQueries: o.rankQueries,
       quick: o.quick,
       full: o.full,
+      torchEnv: Deno.env.get("OPENBLAS_CORETYPE")
+        ? `OPENBLAS_CORETYPE=${Deno.env.get("OPENBLAS_CORETYPE")} set here, unset for PyTorch`
+        : "no OPENBLAS_CORETYPE override on either side",
       blasEnv: Object.fromEntries(
         Object.entries(Deno.env.toObject()).filter(([k]) =>
           k.startsWith("OPENBLAS_") || k.startsWith("ADAFUSE_BLAS") || k.startsWith("OMP_")

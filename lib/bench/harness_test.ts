@@ -50,11 +50,12 @@ Deno.test("timeProduct and benchProducts measure small products and restore the 
   assert.equal(tf.getBackend(), "wasm");
 });
 
-Deno.test("the PyTorch side gets our OPENBLAS_* and the thread counts", () => {
+Deno.test("the PyTorch side gets the thread counts, and no OPENBLAS_CORETYPE unless kept", () => {
   Deno.env.set("OPENBLAS_CORETYPE", "Haswell");
   try {
     const e = torchEnv(3);
-    assert.equal(e.OPENBLAS_CORETYPE, "Haswell");
+    assert.equal(e.OPENBLAS_CORETYPE, undefined);
+    assert.equal(torchEnv(3, true).OPENBLAS_CORETYPE, "Haswell");
     assert.equal(e.OPENBLAS_NUM_THREADS, "3");
     assert.equal(e.OMP_NUM_THREADS, "3");
   } finally {
@@ -68,12 +69,14 @@ Deno.test("benchFullRecipe trains the given recipe end to end (here: tiny) and t
     const r = await benchFullRecipe(() => {}, {
       preset: "small",
       dataDir: dir,
+      runDir: `${dir}/run`,
       dataOverrides: { corpusSize: 300, benchSize: 8, trainSize: 32, valSize: 8 },
       config: tinyTrainConfig(["epochs=1", "warmupEpochs=0", "model.dim=256"]),
     });
     assert.equal(r.epochs, 1);
     assert.equal(r.dialogues, 32);
     assert.ok(r.sec > 0);
+    assert.equal(await Deno.stat(`${dir}/run`).then(() => true, () => false), false, "run kept");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,6 +1,6 @@
 /**
  * `deno task bench [--quick] [--full] [--out FILE] [--threads N] [--runs N] [--no-products]
- * [--no-torch] [--no-install]`
+ * [--no-torch] [--no-install] [--no-docs]`
  *
  * Measures ours against the PyTorch reference head side by side on this machine (see
  * lib/bench/harness.ts): training samples/s at batch 128 and 256, fused-query inference, ranking
@@ -8,7 +8,9 @@
  * for TensorFlow.js's wasm kernels, each native BLAS (OpenBLAS, oneDNN; lib/runtime/blas.ts) and
  * PyTorch; with `--full`, the wall time of the full 50-epoch reference recipe on the default
  * synthetic data (long). Prints the tables with `ours / PyTorch` ratios and
- * writes the JSON (default `data/cache/bench.json`). Installs Debian's `python3-torch` and
+ * writes the JSON (default `data/cache/bench.json`); a full run to the default file also rewrites
+ * the bench blocks of docs/performance.md and README.md from it (lib/bench/report.ts; not with
+ * `--quick`, `--out` or `--no-docs`). Installs Debian's `python3-torch` and
  * `libopenblas0-pthread` when they are missing (unless `--no-install`).
  *
  * @module
@@ -18,20 +20,22 @@ import {
   benchDefaults,
   type BenchOptions,
   benchTable,
+  breakdownTable,
   productTable,
   runBench,
 } from "../bench/harness.ts";
 import { ROOT } from "../runtime/paths.ts";
+import { writePerformanceDocs } from "../bench/report.ts";
 import { parseArgs } from "./_args.ts";
 
 const _USAGE = "usage: deno task bench [--quick] [--full] [--out FILE] [--threads N] [--runs N] " +
-  "[--warmup N] [--no-products] [--no-torch] [--no-install] [--python PATH]";
+  "[--warmup N] [--no-products] [--no-torch] [--no-install] [--no-docs] [--python PATH]";
 
 /** Parses the command line over {@linkcode benchDefaults}; errors name the flag. */
 export function parseBenchArgs(argv: string[]): BenchOptions {
   const a = parseArgs(argv, {
     options: ["out", "threads", "runs", "warmup", "python"],
-    flags: ["quick", "full", "no-products", "no-torch", "no-install"],
+    flags: ["quick", "full", "no-products", "no-torch", "no-install", "no-docs"],
     usage: _USAGE,
   });
   if (a.help) throw new Error(_USAGE);
@@ -54,6 +58,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   if (a.flags["no-install"]) o.install = false;
   if (a.flags["no-products"]) o.products = false;
   if (a.flags.full) o.full = true;
+  o.docs = !a.flags["no-docs"] && !a.flags.quick && a.options.out === undefined;
   return o;
 }
 
@@ -69,6 +74,8 @@ if (import.meta.main) {
   opts.log(`bench: ${info.device}; ${opts.threads} thread(s) on each side`);
   const res = await runBench(opts);
   console.log(benchTable(res));
+  const bd = breakdownTable(res);
+  if (bd) console.log("\n" + bd);
   if (res.products.length) console.log("\n" + productTable(res.products, opts.threads));
   const l = res.machine.loadavg.map((x) => x.toFixed(2)).join(" ");
   console.log(
@@ -80,5 +87,8 @@ if (import.meta.main) {
       }`,
   );
   console.log(`JSON: ${opts.out}`);
+  if (opts.docs) {
+    for (const f of await writePerformanceDocs(res)) console.log(`rewrote the bench block of ${f}`);
+  }
   Deno.exit(0);
 }

@@ -14,6 +14,9 @@ Deno.test("bench command line: defaults, quick, numbers checked, unknown options
   const long = parseBenchArgs(["--full", "--no-products"]);
   assert.equal(long.full, true);
   assert.equal(long.products, false);
+  assert.equal(full.docs, true, "a full run to the default file rewrites the docs' bench blocks");
+  assert.equal(quick.docs, false);
+  assert.equal(parseBenchArgs(["--no-docs"]).docs, false);
   assert.throws(() => parseBenchArgs(["--runs", "0"]), /--runs must be an integer ≥ 1/);
   assert.throws(() => parseBenchArgs(["--fast"]), /unknown option --fast/);
 });

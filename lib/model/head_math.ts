@@ -18,8 +18,10 @@
  * four times the whole lookup). The forward pass keeps `GELU'(x)·mask` for the backward pass,
  * so neither `erf` nor the dropout hash is evaluated twice.
  *
- * Dropout masks are {@linkcode dropoutKeep}: a hash of (seed, site, batch row, column), so a
- * row's mask does not depend on how a batch is split across workers.
+ * Dropout masks are {@linkcode dropoutKeep}: 16 bits of a hash of (seed, site, batch row,
+ * column pair) an element, so a row's mask does not depend on how a batch is split across
+ * workers. (Until this kernel, one 32-bit hash an element: the mask stream changed once, with
+ * the numbers of every seeded run; see the README's performance section.)
  *
  * @module
  */
@@ -71,9 +73,20 @@ function _rowSeed(siteSeed: number, row: number): number {
 }
 
 /**
+ * The 16 random bits of column `col` in the row of seed `rs`: one 32-bit hash serves two
+ * columns (its low half the even, its high half the odd one).
+ */
+function _bits16(rs: number, col: number): number {
+  const h = _fmix(rs ^ Math.imul((col >>> 1) + 1, 0x27d4eb2f));
+  return col & 1 ? h >>> 16 : h & 0xffff;
+}
+
+/**
  * Whether element (`row`, `col`) of dropout site `site` is kept under `seed` at `rate`: kept
- * when `hash(seed, site, row, col) / 2³² ≥ rate`. A row's mask depends on its row number in the
- * batch only, not on how the batch is split.
+ * when `bits16(seed, site, row, col) / 2¹⁶ ≥ rate`, 16 bits of a hash of (seed, site, row,
+ * col / 2). A row's mask depends on its row number in the batch only, not on how the batch is
+ * split. The drop rate is so `rate` rounded up to a multiple of 2⁻¹⁶ (0.2 → 0.200012); the
+ * kept values are scaled by `1/(1 − rate)` exactly, as `nn.Dropout` does.
  */
 export function dropoutKeep(
   seed: number,
@@ -83,7 +96,7 @@ export function dropoutKeep(
   rate: number,
 ): boolean {
   const rs = _rowSeed(_siteSeed(seed, site), row);
-  return _fmix(rs ^ Math.imul(col + 1, 0x27d4eb2f)) >= rate * 4294967296;
+  return _bits16(rs, col) >= rate * 65536;
 }
 
 /**
@@ -103,14 +116,12 @@ export function dropoutMultipliers(
 ): Float32Array {
   const out = new Float32Array(rows * cols);
   const keep = 1 / (1 - rate);
-  const threshold = rate * 4294967296;
+  const threshold = rate * 65536;
   const s = _siteSeed(seed, site);
   for (let r = 0; r < rows; r++) {
     const rs = _rowSeed(s, row0 + r);
     const o = r * cols;
-    for (let c = 0; c < cols; c++) {
-      out[o + c] = _fmix(rs ^ Math.imul(c + 1, 0x27d4eb2f)) >= threshold ? keep : 0;
-    }
+    for (let c = 0; c < cols; c++) out[o + c] = _bits16(rs, c) >= threshold ? keep : 0;
   }
   return out;
 }
@@ -171,11 +182,12 @@ function _geluDrop(
 ): void {
   const PHI = _PHI, DEN = _DEN, hi = _GN - 1.0001;
   const drop = rate > 0;
-  const keep = drop ? 1 / (1 - rate) : 1, threshold = rate * 4294967296;
+  const keep = drop ? 1 / (1 - rate) : 1, threshold = rate * 65536;
   const ss = drop ? _siteSeed(seed, site) : 0;
   for (let r = 0; r < n; r++) {
     const o = r * ld + col0, od = r * cols;
     const rs = drop ? _rowSeed(ss, row0 + r) : 0;
+    let bits = 0;
     for (let c = 0; c < cols; c++) {
       const x = a[o + c];
       let u = (x + _GL) * _GS;
@@ -184,10 +196,16 @@ function _geluDrop(
       const cdf = PHI[k] + f * (PHI[k + 1] - PHI[k]);
       let m = 1;
       if (drop) {
-        let h = rs ^ Math.imul(c + 1, 0x27d4eb2f);
-        h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-        h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-        m = ((h ^ (h >>> 16)) >>> 0) >= threshold ? keep : 0;
+        // one hash for two columns (_bits16, inlined)
+        if ((c & 1) === 0) {
+          let h = rs ^ Math.imul((c >>> 1) + 1, 0x27d4eb2f);
+          h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+          h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+          bits = (h ^ (h >>> 16)) >>> 0;
+          m = (bits & 0xffff) >= threshold ? keep : 0;
+        } else {
+          m = bits >>> 16 >= threshold ? keep : 0;
+        }
       }
       a[o + c] = x * cdf * m;
       if (dg) dg[od + c] = (cdf + x * (DEN[k] + f * (DEN[k + 1] - DEN[k]))) * m;
@@ -245,6 +263,22 @@ export function headParams(config: FusionConfig): HeadParam[] {
     offset += size;
     return p;
   });
+}
+
+/**
+ * Floating-point operations of one training sample in the matrix products of
+ * {@linkcode HeadMath} (forward, input gradients, weight gradients; `2·in·out` each, no input
+ * gradient for the projections, whose inputs are data): 70.3 M for the reference head.
+ */
+export function trainFlopsPerSample(config: FusionConfig): number {
+  const first = new Set(["text.W", "image.W"]);
+  let f = 0;
+  for (const p of headParams(config)) {
+    if (p.shape.length !== 2) continue;
+    const mac = p.shape[0] * p.shape[1];
+    f += 2 * mac * (first.has(p.name) ? 2 : 3);
+  }
+  return f;
 }
 
 /** Values in a flat buffer of {@linkcode headParams}. */
@@ -403,6 +437,8 @@ export class HeadMath {
   #dropped = false;
   #ws: Record<string, Float32Array> = {};
   #own: HeadBatch | null = null;
+  #productMs = 0;
+  #kernelMs = 0;
 
   /**
    * A kernel for `config` whose products run on `blas`.
@@ -411,7 +447,14 @@ export class HeadMath {
    */
   constructor(config: FusionConfig, blas: Sgemm) {
     this.config = config;
-    this.#blas = blas;
+    // every product timed (some 25 calls a step: the clock costs nothing next to them)
+    this.#blas = {
+      sgemm: (...args: Parameters<Sgemm["sgemm"]>) => {
+        const t0 = performance.now();
+        blas.sgemm(...args);
+        this.#productMs += performance.now() - t0;
+      },
+    };
     this.params = headParams(config);
     for (const p of this.params) this.#off[p.name] = p.offset;
     const last = this.params[this.params.length - 1];
@@ -531,6 +574,7 @@ export class HeadMath {
     drop: HeadDropout | null,
     keep: boolean,
   ): HeadForward {
+    const t0 = performance.now();
     const c = this.config;
     const { dim: d, proj: P, hidden: H, experts: K, variant } = c;
     if (r0 < 0 || r0 + n > batch.rows) {
@@ -625,7 +669,19 @@ export class HeadMath {
     this.#kept = keep ? batch : null;
     this.#dropped = hasR && rate > 0;
     const k = hasExperts(variant) ? K : 0;
+    this.#kernelMs += performance.now() - t0;
     return { q: q.subarray(0, n * d), w, p: ws.p.subarray(0, n * k) };
+  }
+
+  /**
+   * Milliseconds spent since the last reset in the kernel's passes (`kernelMs`: forward, row
+   * backward, weight gradients) and, of those, in matrix products (`productMs`); the rest is
+   * the elementwise work. Resets with `reset`.
+   */
+  timing(reset = false): { kernelMs: number; productMs: number } {
+    const t = { kernelMs: this.#kernelMs, productMs: this.#productMs };
+    if (reset) this.#kernelMs = this.#productMs = 0;
+    return t;
   }
 
   /** Sums of the last forward's `w`, `w²` and `p` (for the training logs). */
@@ -654,6 +710,7 @@ export class HeadMath {
       throw new Error("HeadMath.backward: call forward with keep = true first (once per backward)");
     }
     this.#kept = null;
+    const t0 = performance.now();
     const c = this.config;
     const { dim: d, proj: P, hidden: H, experts: K, variant } = c;
     const n = this.#n, r0 = this.#r0, ws = this.#ws;
@@ -733,6 +790,7 @@ export class HeadMath {
         da[o + P + j] = dhc[o + P + j] * d1[op + j];
       }
     }
+    this.#kernelMs += performance.now() - t0;
   }
 
   /**
@@ -750,6 +808,7 @@ export class HeadMath {
     part: number,
     parts: number,
   ): void {
+    const t0 = performance.now();
     const c = this.config;
     const { dim: d, proj: P, hidden: H, experts: K, variant } = c;
     const gv = this.#of(grad, "gradient"), a = batch.a, n = rows;
@@ -804,6 +863,7 @@ export class HeadMath {
     } else if (variant === "proj_only") {
       layer(a.hc, P2, a.dro, d, 0, d, "output.W", "output.b");
     }
+    this.#kernelMs += performance.now() - t0;
   }
 }
 
@@ -817,12 +877,10 @@ function _dropMask(
   row0: number,
   rate: number,
 ): void {
-  const keep = 1 / (1 - rate), threshold = rate * 4294967296;
+  const keep = 1 / (1 - rate), threshold = rate * 65536;
   const ss = _siteSeed(seed, site);
   for (let r = 0; r < n; r++) {
     const rs = _rowSeed(ss, row0 + r), o = r * cols;
-    for (let c = 0; c < cols; c++) {
-      m[o + c] = _fmix(rs ^ Math.imul(c + 1, 0x27d4eb2f)) < threshold ? 0 : keep;
-    }
+    for (let c = 0; c < cols; c++) m[o + c] = _bits16(rs, c) >= threshold ? keep : 0;
   }
 }

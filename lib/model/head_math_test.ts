@@ -11,6 +11,7 @@ import {
   HeadMath,
   headParamCount,
   headParams,
+  trainFlopsPerSample,
 } from "./head_math.ts";
 import { jsSgemm } from "../runtime/js_sgemm.ts";
 import { Rng } from "../runtime/rng.ts";
@@ -168,4 +169,25 @@ Deno.test("HeadMath refuses a backward pass without a kept forward, and buffers 
   assert.throws(() => math.forward(w.subarray(1), t, t, 2, null, true), /parameter values/);
   math.forward(w, t, t, 2, null, true);
   assert.throws(() => math.backward(w, dq, new Float32Array(3), false), /gradient values/);
+});
+
+Deno.test("trainFlopsPerSample: 70.3 M for the reference head, hand-counted on a small one", () => {
+  // 2·2·(256·512)·2 for the projections + 6·(1024·2048 + 2048 + 1024·512 + 512·4 + 2048·256 +
+  // 1024·8192) for the rest
+  assert.equal(trainFlopsPerSample(fusionConfig({})), 70_279_168);
+  // full, d=8, P=6, H=12, K=3: projections 2·(8·6)·2 each; W1 12×12, W2 12×1, R1 12×3,
+  // R2 3×3, output 12×8, U 12×36 at 2·3 each
+  const small = fusionConfig(SMALL);
+  const macs3 = 12 * 12 + 12 + 12 * 3 + 3 * 3 + 12 * 8 + 12 * 36;
+  assert.equal(trainFlopsPerSample(small), 2 * 2 * 48 * 2 + 6 * macs3);
+});
+
+Deno.test("HeadMath times its passes and, within them, its products", () => {
+  const math = new HeadMath(fusionConfig({ dim: 32, proj: 32, hidden: 64, experts: 2 }), jsSgemm);
+  const w = new Float32Array(math.size).fill(0.01), t = new Float32Array(8 * 32).fill(0.1);
+  math.forward(w, t, t, 8, { seed: 1, row0: 0 }, true);
+  math.backward(w, t, new Float32Array(math.size), false);
+  const a = math.timing(true);
+  assert.ok(a.kernelMs > 0 && a.productMs > 0 && a.productMs <= a.kernelMs, JSON.stringify(a));
+  assert.deepEqual(math.timing(), { kernelMs: 0, productMs: 0 });
 });

@@ -377,8 +377,9 @@ export async function train(
       const cluster = c.negatives === "neighbours"
         ? clusterTargets(trainPool, trainSplit.target, N, d, nBatches, _mix(c.seed, 0x4e454947))
         : null;
-      const sessionStart = performance.now();
-      let sessionSamples = 0;
+      // The ETA: training time at this session's step rate, plus the epoch ends (validation,
+      // checkpoints) still to come at their mean cost so far (none counted before the first).
+      let sessionSamples = 0, stepSec = 0, endSec = 0, ends = 0;
       const stop = opts.stopAfterEpochs === undefined
         ? c.epochs
         : Math.min(c.epochs, state.epochsDone + opts.stopAfterEpochs);
@@ -434,8 +435,10 @@ export async function train(
             };
             writeLog(line);
           }
-          const rate = sessionSamples / ((performance.now() - sessionStart) / 1000);
-          const eta = ((totalSteps - state.step) * c.accumulate * B) / rate;
+          stepSec += (performance.now() - t0) / 1000;
+          const rate = sessionSamples / stepSec;
+          const eta = ((totalSteps - state.step) * c.accumulate * B) / rate +
+            (ends ? (c.epochs - epoch) * (endSec / ends) : 0);
           opts.onProgress?.({
             step: state.step,
             totalSteps,
@@ -458,6 +461,7 @@ export async function train(
           }
         }
         const trainLoss = epochLoss / epochBatches;
+        const tEnd = performance.now();
         await eng.sync();
         if ((epoch + 1) % c.evalEvery === 0 || epoch === c.epochs - 1) {
           index ??= prepareCorpus(_valGallery(data, trainSplit, valSplit), d);
@@ -516,6 +520,8 @@ export async function train(
         });
         await _saveOptimizer(await eng.exportOptimizer(), paths.optim, state.epochsDone);
         await writeFileAtomic(paths.state, JSON.stringify(state, null, 1) + "\n");
+        endSec += (performance.now() - tEnd) / 1000;
+        ends++;
       }
     }
   } finally {

@@ -136,6 +136,11 @@ export class Replica {
     this.#math.weightGrads(this.#needBatch(), rows, this.#sum, accumulate, this.#part, this.#parts);
   }
 
+  /** Milliseconds in the kernel and in its products since the last call (then reset). */
+  timing(): { kernelMs: number; productMs: number } {
+    return this.#math.timing(true);
+  }
+
   /** The weights as a reference `state_dict`. */
   async stateDict(): Promise<StateDict> {
     const head = FusionHead.create(this.#config, 0);

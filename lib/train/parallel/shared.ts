@@ -9,6 +9,7 @@
  * weight gradient, into the shared sum); `reduce { lo, hi }` → `{ ss }` (sum of squares of a
  * slice of the gradient); `adam { lo, hi, args }` (AdamW on a slice of the shared weights,
  * which every replica reads in place); `fuse { t, g, rows }` → `{ q }` (evaluation mode);
+ * `timing` → `{ timing }` (milliseconds in the kernel and its products since the last);
  * `state` → `{ sd }`; `load { sd }`; `dispose`.
  *
  * @module
@@ -92,6 +93,8 @@ export class ReplicaHost {
       case "adam":
         adamwSlice(this.#w, this.#m, this.#v, this.#sum, m.lo, m.hi, m.args);
         return [{}, []];
+      case "timing":
+        return [{ timing: this.#replica().timing() }, []];
       case "state":
         return [{ sd: await this.#replica().stateDict() }, []];
       case "load":

@@ -483,6 +483,15 @@ export class DataParallelTrainer {
     return { ...r, ...(await this.update(lr)) };
   }
 
+  /**
+   * Per replica, the milliseconds spent since the last call in the head's kernel
+   * (lib/model/head_math.ts: forward, backward, weight gradients) and, of those, in its matrix
+   * products; the rest of a step's wall time is the loss, the optimizer and the messages.
+   */
+  async timing(): Promise<{ kernelMs: number; productMs: number }[]> {
+    return (await Promise.all(this.#ends.map((e) => e.call("timing")))).map((r) => r.timing);
+  }
+
   /** The current weights (from replica 0) as a reference `state_dict`. */
   async stateDict(): Promise<StateDict> {
     return (await this.#ends[0].call("state")).sd;
