@@ -33,6 +33,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { matMul } from "./ops.ts";
+import { HeadMath } from "./head_math.ts";
+import { nativeBlas } from "../runtime/native_kernels.ts";
 import { Rng } from "../runtime/rng.ts";
 import {
   fixedTextWeightOf,
@@ -152,6 +154,11 @@ const _LINEARS: [string, string, string][] = [
 ];
 
 let _instances = 0;
+
+/** The native BLAS the backend's products run on now, or null (`ADAFUSE_BLAS=none`). */
+function _nativeSgemm() {
+  return nativeBlas();
+}
 
 /** `[rows, cols]` row-major → `[cols, rows]` row-major. */
 function _transpose(src: Float32Array, rows: number, cols: number): Float32Array {
@@ -307,8 +314,10 @@ export class FusionHead {
   }
 
   /**
-   * Evaluation-mode fusion of `count` rows held in plain arrays, `chunk` rows at a time (each
-   * chunk in its own `tf.tidy`), so a whole benchmark fits in memory.
+   * Evaluation-mode fusion of `count` rows held in plain arrays, a chunk of rows at a time, so a
+   * whole benchmark fits in memory. On the CPU backends with a native BLAS it runs the head's
+   * CPU math (lib/model/head_math.ts, 1,024 rows a chunk) on this head's weights; on WebGPU or
+   * without native products, {@linkcode FusionHead.apply}, `chunk` rows a `tf.tidy`.
    *
    * @param t text embeddings, `count × d` row-major.
    * @param g generated-image embeddings, `count × d` row-major.
@@ -331,6 +340,25 @@ export class FusionHead {
       w: new Float32Array(count),
       p: new Float32Array(count * k),
     };
+    // On the CPU backends with a native BLAS: the head's one CPU definition (head_math.ts),
+    // 1,024 rows at a time; elsewhere (WebGPU, or ADAFUSE_BLAS=none) this head's tfjs forward.
+    const blas = ["wasm", "cpu", "tensorflow"].includes(tf.getBackend()) ? _nativeSgemm() : null;
+    if (blas && count > 0) {
+      const math = new HeadMath(this.config, blas);
+      const wts = new Float32Array(math.size);
+      for (const p of math.params) {
+        wts.set((await this.get(p.name).data()) as Float32Array, p.offset);
+      }
+      const rows = Math.min(1024, count);
+      for (let s = 0; s < count; s += rows) {
+        const n = Math.min(rows, count - s);
+        const r = math.forward(wts, t.subarray(s * d), g.subarray(s * d), n, null, false);
+        out.q.set(r.q, s * d);
+        out.w.set(r.w, s);
+        out.p.set(r.p, s * k);
+      }
+      return out;
+    }
     for (let s = 0; s < count; s += chunk) {
       const n = Math.min(chunk, count - s);
       const r = tf.tidy(() => {

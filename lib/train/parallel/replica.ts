@@ -21,8 +21,7 @@ import {
   type HeadParam,
   type ShardStats,
 } from "../../model/head_math.ts";
-import { sharedBlas } from "../../runtime/blas.ts";
-import { nativeThreadsForThisThread } from "../../runtime/native_kernels.ts";
+import { nativeBlas } from "../../runtime/native_kernels.ts";
 import { jsSgemm } from "../../runtime/js_sgemm.ts";
 
 /** A trainable variable of the replica: its internal name, shape, size and offset. */
@@ -83,7 +82,8 @@ export class Replica {
     this.#logitScale = logitScale;
     this.#part = part;
     this.#parts = parts;
-    const blas = sharedBlas(undefined, nativeThreadsForThisThread()) ?? jsSgemm;
+    // the library the backend's products run on in this thread (a worker's: 1 thread each)
+    const blas = nativeBlas() ?? jsSgemm;
     this.#math = new HeadMath(config, blas);
     this.params = this.#math.params;
     for (const [name, a] of [["weights", weights], ["gradient", sum]] as const) {
