@@ -442,11 +442,19 @@ export async function loadTrainConfig(path: string): Promise<TrainConfig> {
 const _OPTIMIZER_RULES = "adamw:decay-matrices-only";
 
 /**
+ * The revision of the parallel engine's arithmetic, hashed with its configs: runs of an engine
+ * whose numbers differ (here: lib/model/head_math.ts, with its GELU table and 16-bit dropout
+ * masks, replaced the TensorFlow.js step) are never taken for runs of today's.
+ */
+const _PARALLEL_KERNEL = "head_math:1";
+
+/**
  * SHA-256 (hex) of the config's stable JSON: two runs with equal hashes train the same way.
  * `workers` is left out (the parallel engine's numbers do not depend on it), and so is
  * `engine` when it is `autodiff`, and `model.fixedTextWeight` when it is absent or undefined
  * (so configs that do not set it keep the hashes they had before the field existed). The
- * optimizer's fixed rules (which tensors decay) are hashed too.
+ * optimizer's fixed rules (which tensors decay) are hashed too, and the parallel engine's
+ * arithmetic revision with its configs.
  */
 export function trainConfigHash(c: TrainConfig): Promise<string> {
   const { workers: _w, engine, ...rest } = c;
@@ -456,6 +464,8 @@ export function trainConfigHash(c: TrainConfig): Promise<string> {
   }
   // the default, hashed as absent (as is a key given as undefined)
   if (rest.negatives === "random" || rest.negatives === undefined) delete rest.negatives;
-  const keyed = (engine ?? "autodiff") === "autodiff" ? rest : { ...rest, engine };
+  const keyed = (engine ?? "autodiff") === "autodiff"
+    ? rest
+    : { ...rest, engine, ...(engine === "parallel" ? { _kernel: _PARALLEL_KERNEL } : {}) };
   return stableHash({ ...keyed, _optimizer: _OPTIMIZER_RULES });
 }

@@ -159,14 +159,14 @@ Deno.test("the full preset is the paper's recipe exactly; repro shortens it and 
 });
 
 Deno.test("model.fixedTextWeight: optional, typed, checked; absent, it leaves the run hashes as they were", async () => {
-  // Pinned (the reference recipe's, unchanged since before fixedTextWeight existed): cached runs
-  // are named by these hashes.
+  // Pinned (the reference recipe's, on the head_math engine revision; unchanged by
+  // fixedTextWeight): cached runs are named by these hashes.
   assert.equal(
     await trainConfigHash(trainConfig("default", { seed: 0 })),
-    "d3387ce3ba4d7ef91bece4d846ec0d8da0da0d572d424b079ec845d9be81e57e",
+    "9ba5454aaae27fc248f075b21ace87ca8ca1e48510fbf94aaee967654b7822c9",
   );
   const moe = trainConfig("default", { model: { variant: "moe_only" } });
-  const moeHash = "c3011a8dab700f62e339cc6b23ba1ab970ef7e6e3b1b618886fccf50b32a1111";
+  const moeHash = "b7f5d356a5aaa9b088aa5f855a3ffb863748d7ea26155cefc84b46ce6a7de268";
   assert.equal(await trainConfigHash(moe), moeHash);
   assert.ok(!("fixedTextWeight" in defaultTrainConfig.model), "not in the presets");
   // given as undefined, it is absent (and hashes as absent)
