@@ -33,14 +33,8 @@ import {
   type TrainEngine,
   validateTrainConfig,
 } from "./config.ts";
-import {
-  _heldOutGallery,
-  _pool,
-  _split,
-  _valGallery,
-  type GateStats,
-  validate,
-} from "./validate.ts";
+import { _heldOutGallery, _split, _valGallery, validate } from "./validate.ts";
+import { type EvalRecord, type TrainData, trainPool } from "./data.ts";
 import {
   _dataSignature,
   _loadModelInto,
@@ -53,46 +47,9 @@ import {
 import { _createEngine, type _Engine } from "./engines.ts";
 import { clusterTargets, neighbourOrder } from "./sampler.ts";
 
-export { type GateStats, gateStats, validate } from "./validate.ts";
+export { gateStats, validate } from "./validate.ts";
+export type { EvalRecord, GateStats, TrainData, TrainSplit } from "./data.ts";
 export { GradAccumulator } from "./engines.ts";
-
-/** One split of a bundle, as training reads it (lib/data/bundle.ts's splits have this shape). */
-export interface TrainSplit {
-  /** Dialogues in the split. */
-  count: number;
-  /** Text embeddings `[count, rounds, dim]`, row-major. */
-  text: Float32Array;
-  /** Generated-image embeddings `[count, rounds, dim]`, row-major. */
-  gen: Float32Array;
-  /** Target row of each dialogue: into `images` when the split has a pool, else the corpus. */
-  target: Int32Array;
-  /**
-   * The split's own image pool `[imageCount, dim]` (lib/data/bundle.ts `Split.images`): training
-   * targets and validation ranking use it instead of the search corpus.
-   */
-  images?: Float32Array;
-  /** Rows of `images`. */
-  imageCount?: number;
-  /**
-   * Latent truth of a synthetic split, `[count, rounds]`: 1 where the generation went off-scene
-   * (lib/data/synthetic/latent.ts). Absent for real embeddings; validation then logs no AUC.
-   */
-  offScene?: Uint8Array;
-}
-
-/** The data training needs (lib/data/bundle.ts's `Bundle` has this shape). */
-export interface TrainData {
-  /** Embedding size. */
-  dim: number;
-  /** Rounds per dialogue (11). */
-  rounds: number;
-  /** Corpus rows. */
-  corpusSize: number;
-  /** Corpus embeddings `[corpusSize, dim]`. */
-  corpus: Float32Array;
-  /** Named splits (`train`, `val`, benchmarks). */
-  splits: Record<string, TrainSplit>;
-}
 
 /** One `log.jsonl` line of type `step`. */
 export interface StepLog {
@@ -116,30 +73,6 @@ export interface StepLog {
   expertLoad: number[];
   /** Training samples per second over this update. */
   samplesPerSec: number;
-}
-
-/** One evaluation on the validation split. */
-export interface EvalRecord {
-  /** 0-based epoch after which it ran. */
-  epoch: number;
-  /** Updates done by then. */
-  step: number;
-  /** Mean training loss of the epoch. */
-  trainLoss: number;
-  /** The selection metric (mean over rounds of the cumulative Hits@K). */
-  valMetric: number;
-  /** Cumulative Hits@K per round 0..R−1, as fractions. */
-  valHits: number[];
-  /**
-   * The selection metric on the held-out gallery (val pool + corpus images, no training image;
-   * lib/train/validate.ts), a diagnostic never used to select. Absent in older logs, null
-   * without a val pool.
-   */
-  heldOutMetric?: number | null;
-  /** Cumulative Hits@K per round on the held-out gallery. */
-  heldOutHits?: number[] | null;
-  /** The gate over the validation pairs (absent in older logs). */
-  gate?: GateStats;
 }
 
 /** Progress reported to `onProgress` after every update. */
@@ -228,7 +161,7 @@ export async function train(
   const trainSplit = _split(data, c.trainSplit, "training");
   const valSplit = _split(data, c.valSplit, "validation");
   // Targets come from the split's own image pool when it has one (never the search corpus then).
-  const trainPool = _pool(data, trainSplit).images;
+  const pool = trainPool(data, trainSplit).images;
   if (!trainSplit.images || !valSplit.images) {
     log(
       `train: warning: ${!trainSplit.images ? c.trainSplit : c.valSplit} has no image pool; its ` +
@@ -375,7 +308,7 @@ export async function train(
       const k = hasExperts(mcfg.variant) ? mcfg.experts : 0;
       // hard in-batch negatives (a diagnostic): one group of similar targets per micro-batch
       const cluster = c.negatives === "neighbours"
-        ? clusterTargets(trainPool, trainSplit.target, N, d, nBatches, _mix(c.seed, 0x4e454947))
+        ? clusterTargets(pool, trainSplit.target, N, d, nBatches, _mix(c.seed, 0x4e454947))
         : null;
       // The ETA: training time at this session's step rate, plus the epoch ends (validation,
       // checkpoints) still to come at their mean cost so far (none counted before the first).
@@ -399,7 +332,7 @@ export async function train(
               tBuf.set(trainSplit.text.subarray(off, off + d), j * d);
               gBuf.set(trainSplit.gen.subarray(off, off + d), j * d);
               const tg = trainSplit.target[i];
-              yBuf.set(trainPool.subarray(tg * d, tg * d + d), j * d);
+              yBuf.set(pool.subarray(tg * d, tg * d + d), j * d);
             }
             const dropSeed = _mix(c.seed ^ 0x5bd1e995, epoch * nBatches + mb);
             await eng.micro(tBuf, gBuf, yBuf, B, dropSeed);

@@ -23,8 +23,7 @@ import type { FusionHead, StateDict } from "../model/fusion_head.ts";
 import { saveCheckpoint } from "../model/checkpoint.ts";
 import type { AdamWState } from "./adamw.ts";
 import type { TrainConfig, TrainEngine } from "./config.ts";
-import type { EvalRecord, TrainData } from "./loop.ts";
-import { _pool } from "./validate.ts";
+import { type EvalRecord, type TrainData, trainPool } from "./data.ts";
 
 export interface _State {
   version: 1;
@@ -82,12 +81,12 @@ export function _dataSignature(data: TrainData, c: TrainConfig): string {
   let pools = "";
   if (tr.images) {
     feed(tr.images);
-    pools += `:trainpool${_pool(data, tr).size}`;
+    pools += `:trainpool${trainPool(data, tr).size}`;
   }
   if (va?.images) {
     feed(va.images);
     feed(va.target);
-    pools += `:valpool${_pool(data, va).size}`;
+    pools += `:valpool${trainPool(data, va).size}`;
   }
   return `${data.dim}x${data.rounds}:corpus${data.corpusSize}:train${tr.count}:val${
     va?.count ?? 0

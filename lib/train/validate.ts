@@ -25,7 +25,7 @@
 import type { FusionHead } from "../model/fusion_head.ts";
 import { type CorpusIndex, rankTargets } from "../model/ranking.ts";
 import { rocAuc } from "../runtime/roc.ts";
-import type { TrainData, TrainSplit } from "./loop.ts";
+import { type GateStats, type TrainData, trainPool, type TrainSplit } from "./data.ts";
 
 export function _split(data: TrainData, name: string, role: string): TrainSplit {
   const s = data.splits[name];
@@ -44,7 +44,7 @@ export function _split(data: TrainData, name: string, role: string): TrainSplit 
         `and ${s.target.length} targets for ${s.count} dialogues × ${data.rounds} rounds × ${data.dim}`,
     );
   }
-  const pool = _pool(data, s);
+  const pool = trainPool(data, s);
   if (pool.images.length !== pool.size * data.dim) {
     throw new Error(
       `lib/train/validate.ts: split '${name}' image pool has ${pool.images.length} values for ` +
@@ -69,9 +69,9 @@ export function _split(data: TrainData, name: string, role: string): TrainSplit 
  * the front), the val pool alone when only it exists, the corpus for a val split without a pool.
  */
 export function _valGallery(data: TrainData, train: TrainSplit, val: TrainSplit): Float32Array {
-  const v = _pool(data, val);
+  const v = trainPool(data, val);
   if (!val.images || !train.images || train.images === val.images) return v.images;
-  const t = _pool(data, train);
+  const t = trainPool(data, train);
   const g = new Float32Array(v.images.length + t.images.length);
   g.set(v.images);
   g.set(t.images, v.images.length);
@@ -86,37 +86,12 @@ export function _valGallery(data: TrainData, train: TrainSplit, val: TrainSplit)
 export function _heldOutGallery(data: TrainData, val: TrainSplit): Float32Array | null {
   if (!val.images) return null;
   const d = data.dim;
-  const v = _pool(data, val);
+  const v = trainPool(data, val);
   const extra = Math.max(0, data.corpusSize - v.size);
   const g = new Float32Array((v.size + extra) * d);
   g.set(v.images);
   g.set(data.corpus.subarray(0, extra * d), v.images.length);
   return g;
-}
-
-/** The images a split's targets index: its own pool when it has one, else the search corpus. */
-export function _pool(data: TrainData, s: TrainSplit): { images: Float32Array; size: number } {
-  if (s.images !== undefined) {
-    return { images: s.images, size: s.imageCount ?? s.images.length / data.dim };
-  }
-  return { images: data.corpus, size: data.corpusSize };
-}
-
-/** The gate over the validation pairs (every round of every dialogue validated). */
-export interface GateStats {
-  /** Mean image weight `1 − w`. */
-  mean: number;
-  /** Standard deviation of the image weight. */
-  sd: number;
-  /** Least-squares slope of the image weight against cos(t, g). */
-  slope: number;
-  /** R² of that fit (the squared correlation). */
-  r2: number;
-  /**
-   * AUC with which a LOW image weight flags off-scene generations (0.5: blind); null when the
-   * split has no latent truths (real embeddings) or no pair of one class.
-   */
-  auc: number | null;
 }
 
 /** What one validation measures ({@linkcode validate}). */

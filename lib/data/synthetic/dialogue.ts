@@ -7,7 +7,7 @@
  */
 import type { Rng } from "../../runtime/rng.ts";
 import type { DialogueProfile } from "./config.ts";
-import type { SyntheticLatent, SyntheticSplit } from "./generator.ts";
+import type { SyntheticLatent, SyntheticSplit } from "./types.ts";
 import { _axpy, _normalize, _unitImage, type _World, _zipf } from "./world.ts";
 /** What the dialogues of the four benchmarks share for one target: round 0 and the priors. */
 export interface _Prior {

@@ -112,18 +112,8 @@ import {
 } from "./config.ts";
 
 export * from "./config.ts";
-
-/** One split: per dialogue text and generated-image embeddings for every round, and the target. */
-export interface SyntheticSplit {
-  /** Text embeddings `[Q, rounds, d]`, row-major, unit length. */
-  text: Float32Array;
-  /** Generated-image embeddings `[Q, rounds, d]`, row-major, unit length. */
-  gen: Float32Array;
-  /** Target per dialogue `[Q]`: a corpus row, or a row of `images` when the split has a pool. */
-  target: Int32Array;
-  /** The split's own image pool `[nPool, d]` (train, val: images not in the corpus). */
-  images?: Float32Array;
-}
+export type { SyntheticLatent, SyntheticProgress, SyntheticSplit } from "./types.ts";
+import type { SyntheticLatent, SyntheticProgress, SyntheticSplit } from "./types.ts";
 
 /** Options of {@linkcode generateSynthetic}. */
 export interface GenerateOptions {
@@ -131,17 +121,6 @@ export interface GenerateOptions {
   onProgress?: (p: SyntheticProgress) => void;
   /** Skip the `train` and `val` splits and their pools (calibration only needs the benchmarks). */
   benchmarksOnly?: boolean;
-}
-
-/**
- * Latent truths of a split, for analyses: written beside the bundle in `latent/` (not part of the
- * bundle format; see latent.ts).
- */
-export interface SyntheticLatent {
-  /** 1 where the target is hard to generate (hallucination-prone), per dialogue `[Q]`. */
-  hard: Uint8Array;
-  /** 1 where the generation of that round is off-scene, `[Q, rounds]`. */
-  offScene: Uint8Array;
 }
 
 /** What {@linkcode generateSynthetic} returns, ready for `writeBundle`. */
@@ -158,16 +137,6 @@ export interface SyntheticData {
   extra: { generator: string; config: SyntheticConfig };
   /** Latent truths per split (which generations were off-scene, which targets are hard). */
   latent: Record<string, SyntheticLatent>;
-}
-
-/** Progress report of {@linkcode generateSynthetic}. */
-export interface SyntheticProgress {
-  /** What is being generated (`corpus`, a split name). */
-  stage: string;
-  /** Items done in this stage. */
-  done: number;
-  /** Items in this stage. */
-  total: number;
 }
 
 /**

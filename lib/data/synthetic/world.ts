@@ -7,7 +7,7 @@
  */
 import type { Rng } from "../../runtime/rng.ts";
 import type { SyntheticConfig } from "./config.ts";
-import type { SyntheticProgress } from "./generator.ts";
+import type { SyntheticProgress } from "./types.ts";
 
 export interface _World {
   cfg: SyntheticConfig;
