@@ -75,7 +75,7 @@ function compare(results: { name: string; value: Float32Array[] }[], rel: number
 }
 
 Deno.test("a native BLAS runs the products after initBackend (auto picks an installed one)", () => {
-  assert.ok(LIBS.length > 0, "no native BLAS installed: run sh lib/setup.sh");
+  assert.ok(LIBS.length > 0, "no native BLAS installed: run sh lib/tools/setup.sh");
   if ((Deno.env.get("ADAFUSE_BLAS") ?? "auto") !== "none") {
     assert.ok(STARTED, "initBackend('wasm') did not install native kernels");
     assert.match(tf.getKernel("BatchMatMul", "wasm").kernelFunc.name, /_batchMatMul/);

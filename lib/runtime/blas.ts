@@ -151,7 +151,7 @@ function _missingError(lib: BlasLibrary, tried: string[], why: string): Error {
   const L = LIBS[lib];
   return new Error(
     `ADAFUSE_BLAS: ${L.title} is not installed (tried ${tried.join(", ")}: ${why}); ` +
-      `install Debian's ${L.pkg} (sh lib/setup.sh does it, and \`npm test\` runs setup), ` +
+      `install Debian's ${L.pkg} (sh lib/tools/setup.sh does it, and \`npm test\` runs setup), ` +
       "or set ADAFUSE_BLAS=none for TensorFlow.js's wasm products",
   );
 }
@@ -424,7 +424,7 @@ export function openBlas(
         "ADAFUSE_BLAS=auto: no native BLAS is installed (oneDNN: " +
           `${(e1 as Error).message.split(";")[0].replace("ADAFUSE_BLAS: ", "")}; OpenBLAS: ` +
           `${(e2 as Error).message.split(";")[0].replace("ADAFUSE_BLAS: ", "")}); install ` +
-          "Debian's libdnnl2 or libopenblas0-pthread (sh lib/setup.sh does it, and `npm test` " +
+          "Debian's libdnnl2 or libopenblas0-pthread (sh lib/tools/setup.sh does it, and `npm test` " +
           "runs setup), or set ADAFUSE_BLAS=none for TensorFlow.js's wasm products",
       );
     }

@@ -50,7 +50,7 @@ function refGemm(
 }
 
 Deno.test("sgemm by hand: [[1,2,3],[4,5,6]]·[[1,0],[0,1],[1,1]] in every library", () => {
-  assert.ok(LIBS.length > 0, "no native BLAS installed: run sh lib/setup.sh");
+  assert.ok(LIBS.length > 0, "no native BLAS installed: run sh lib/tools/setup.sh");
   for (const lib of LIBS) {
     const blas = openBlas(lib, 1)!;
     try {
@@ -130,7 +130,7 @@ Deno.test("ADAFUSE_BLAS and ADAFUSE_BLAS_THREADS are checked and name the fix", 
   assert.throws(() => blasThreads("two"), /ADAFUSE_BLAS_THREADS=two/);
 });
 
-Deno.test("a missing library names its Debian package and lib/setup.sh", () => {
+Deno.test("a missing library names its Debian package and lib/tools/setup.sh", () => {
   const old = Deno.env.get("ADAFUSE_DNNL_LIB"), oldO = Deno.env.get("ADAFUSE_OPENBLAS_LIB");
   try {
     Deno.env.set("ADAFUSE_DNNL_LIB", "/nonexistent/libdnnl.so.2");
