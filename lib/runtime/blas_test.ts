@@ -136,7 +136,7 @@ Deno.test("a missing library names its Debian package and lib/tools/setup.sh", (
     Deno.env.set("ADAFUSE_DNNL_LIB", "/nonexistent/libdnnl.so.2");
     assert.throws(
       () => openBlas("dnnl", 1),
-      /oneDNN is not installed \(tried \/nonexistent\/libdnnl\.so\.2.*install Debian's libdnnl2 \(sh lib\/setup\.sh.*ADAFUSE_BLAS=none/,
+      /oneDNN is not installed \(tried \/nonexistent\/libdnnl\.so\.2.*install Debian's libdnnl2 \(sh lib\/tools\/setup\.sh.*ADAFUSE_BLAS=none/,
     );
     Deno.env.set("ADAFUSE_OPENBLAS_LIB", "/nonexistent/libopenblas.so.0");
     assert.throws(
