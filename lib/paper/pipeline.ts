@@ -156,8 +156,8 @@ export interface ReproTrainOptions {
 }
 
 /** The training config a reproduction config trains with (its first training seed). */
-export function trainConfigOf(config: Partial<ReproConfig> = {}): Promise<TrainConfig> {
-  return Promise.resolve(reproTrainingConfig(config));
+export function trainConfigOf(config: Partial<ReproConfig> = {}): TrainConfig {
+  return reproTrainingConfig(config);
 }
 
 /**
