@@ -26,7 +26,7 @@ import {
 } from "../paper/pipeline.ts";
 import { BENCHMARKS } from "../data/benchmarks.ts";
 import { trainOverridesFromSets } from "../train/config.ts";
-import { FIGURES_DIR, NOTEBOOKS_DIR } from "../runtime/paths.ts";
+import { FIGURES_DIR, NOTEBOOKS_DIR, ROOT } from "../runtime/paths.ts";
 import { renderReport, writeReport } from "../show/report.ts";
 import { trainingProgress } from "../show/progress.ts";
 import { parseArgs, type ParsedArgs } from "./_args.ts";
@@ -194,6 +194,8 @@ export async function runRepro(
       const runs = await reproSeedRuns(config);
       const rep = await writeReport({
         notebooksDir: notebooksOut ?? NOTEBOOKS_DIR,
+        // the README's verdict block follows the notebooks it was made from
+        ...(notebooksOut ? {} : { readme: `${ROOT}/README.md` }),
         settings: {
           "data": config.data ?? `synthetic, preset ${config.preset}`,
           "data seed": config.seed,

@@ -40,6 +40,11 @@ export interface ReportOptions {
   calibration?: string;
   /** Date shown (default: now). */
   date?: Date;
+  /**
+   * A Markdown file whose `<!-- verdicts:start -->` … `<!-- verdicts:end -->` block gets
+   * {@linkcode readmeVerdicts} (`npm run repro` passes the README); none by default.
+   */
+  readme?: string;
 }
 
 /** What {@linkcode writeReport} wrote. */
@@ -228,6 +233,37 @@ export function verdictSummary(tables: ReportTable[]): VerdictRow[] {
   });
 }
 
+/** The markers of the README's generated verdict block. */
+export const README_VERDICT_MARKERS = ["<!-- verdicts:start -->", "<!-- verdicts:end -->"] as const;
+
+/**
+ * The README's verdict block: one row per notebook with its verdict and every result row as
+ * `quantity: ours (paper: …) ✓/✗`, from the executed notebooks' tables, so that no number in
+ * it is copied by hand.
+ */
+export function readmeVerdicts(tables: ReportTable[]): string {
+  const byNotebook = new Map<string, ReportTable[]>();
+  for (const t of tables) byNotebook.set(t.notebook, [...(byNotebook.get(t.notebook) ?? []), t]);
+  const lines = [
+    "| claim | verdict | the results, ours (paper) | evidence |",
+    "| --- | --- | --- | --- |",
+  ];
+  for (const v of verdictSummary(tables)) {
+    const rows = (byNotebook.get(v.notebook) ?? []).flatMap(reportRows)
+      .filter((r) => r.holds === "yes" || r.holds === "no");
+    const results = rows.map((r) =>
+      `${r.quantity}: ${r.ours} (paper: ${r.paper}) ${r.holds === "yes" ? "✓" : "✗"}`
+    ).join("; ");
+    const id = v.notebook.slice(0, 2);
+    lines.push(
+      `| ${_mdCell(v.claim.replace(/^\d\d · /, ""))} | **${v.verdict}** | ${
+        _mdCell(results || v.detail)
+      } | [${id}](notebooks/${v.notebook}) |`,
+    );
+  }
+  return lines.join("\n");
+}
+
 const _VERDICT_COLOURS: Record<string, string> = {
   "holds": "#d4edda",
   "in part": "#fff3cd",
@@ -316,6 +352,18 @@ export async function writeReport(opts: ReportOptions = {}): Promise<ReportFiles
     );
   }
   const markdown = md.join("\n");
+  if (opts.readme) {
+    const readme = opts.readme;
+    const readmeText = await Deno.readTextFile(readme);
+    const [a, b] = README_VERDICT_MARKERS;
+    const i = readmeText.indexOf(a), j = readmeText.indexOf(b);
+    if (i < 0 || j < i) throw new Error(`${readme}: no '${a}' … '${b}' block for the verdicts`);
+    await writeFileAtomic(
+      readme,
+      readmeText.slice(0, i + a.length) + "\n" + readmeVerdicts(tables) + "\n" +
+        readmeText.slice(j),
+    );
+  }
 
   // HTML page, SVGs inlined so that it needs nothing else to show every figure
   const figHtml = figures.map((f) => {

@@ -50,9 +50,15 @@ Deno.test("writeReport: every figure, the paper-vs-ours tables, the facts; Chrom
     assert.equal(tables.length, 1, "only the quantity|paper|ours|holds table counts");
     assert.equal(tables[0].title, "04 · Figure 4");
 
+    const readme = `${dir}/README.md`;
+    await Deno.writeTextFile(
+      readme,
+      "intro\n<!-- verdicts:start -->\nold\n<!-- verdicts:end -->\nend\n",
+    );
     const rep = await writeReport({
       figuresDir: figs,
       notebooksDir: nbs,
+      readme,
       settings: { "data seed": 0, "training seeds": [0], config: { preset: "small" } },
       calibration,
       date: new Date("2026-12-01T00:00:00Z"),
@@ -73,6 +79,10 @@ Deno.test("writeReport: every figure, the paper-vs-ours tables, the facts; Chrom
     assert.match(md, /\| commit \| [0-9a-f]{40}/);
     assert.ok(md.indexOf("## Verdicts") < md.indexOf("## Provenance"), "verdicts lead");
     assert.ok(md.includes("|04 · Figure 4|**holds**|1 of 1 results hold|"), "the verdict row");
+    const rd = await Deno.readTextFile(readme);
+    assert.match(rd, /^intro\n<!-- verdicts:start -->\n\| claim \| verdict/);
+    assert.match(rd, /\| Figure 4 \| \*\*holds\*\* \| .*✓ \| \[04\]\(notebooks\/04_x\.ipynb\) \|/);
+    assert.match(rd, /<!-- verdicts:end -->\nend\n$/);
     const html = await Deno.readTextFile(rep.html);
     assert.ok(html.includes('<td class="holds-yes">yes</td>'), "the relabelled table");
     assert.ok(html.indexOf("<h2>Verdicts") < html.indexOf("<h2>Provenance"));
