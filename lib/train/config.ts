@@ -84,10 +84,12 @@ export interface TrainConfig {
    * How gradients are computed (`parallel`):
    * - `autodiff`: `tf.variableGrads` through {@linkcode FusionHead.apply} on the main thread,
    *   any backend, dropout masks from `tf.dropout`;
-   * - `parallel`: lib/train/parallel/trainer.ts's hand-written backward pass, the batch split over
-   *   `workers` Deno workers (each with its own wasm replica), gradients all-reduced in shared
-   *   memory, the exact full-batch InfoNCE; dropout masks are a hash of (seed, site, row,
-   *   column). The same recipe, but other dropout masks, so other numbers than `autodiff`.
+   * - `parallel`: the head's CPU math (lib/model/head_math.ts: hand-written backward pass,
+   *   native products) in `workers` Deno workers (lib/train/parallel/trainer.ts) that share the
+   *   batch, each computing its rows and then its columns of every weight gradient into one
+   *   shared gradient; the exact full-batch InfoNCE; dropout masks are a hash of (seed, site,
+   *   row, column pair). The same recipe, but other dropout masks, so other numbers than
+   *   `autodiff`.
    *   It runs on the wasm backend only: on any other backend training falls back to
    *   `autodiff` and says so in its log.
    */
