@@ -7,7 +7,7 @@
  * @module
  */
 import { type BenchResult, breakdownTable, formatRatio, productTable } from "./harness.ts";
-import { ROOT, writeFileAtomic } from "../runtime/paths.ts";
+import { formatMarkdown, ROOT, writeFileAtomic } from "../runtime/paths.ts";
 
 /** The markers around the generated text. */
 export const BENCH_MARKERS = ["<!-- bench:start -->", "<!-- bench:end -->"] as const;
@@ -101,6 +101,7 @@ export async function writePerformanceDocs(res: BenchResult, root = ROOT): Promi
   ) {
     const text = await Deno.readTextFile(file);
     await writeFileAtomic(file, replaceMarked(text, body, file));
+    await formatMarkdown(file);
     out.push(file);
   }
   return out;

@@ -53,3 +53,20 @@ export async function writeFileAtomic(path: string, content: Uint8Array | string
     throw e;
   }
 }
+
+/**
+ * Formats a Markdown file of the repository in place with `deno fmt` (the project's settings:
+ * deno.json), so that generated blocks pass `deno fmt --check`. Throws with the formatter's
+ * message when it fails.
+ */
+export async function formatMarkdown(path: string): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--quiet", path],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`deno fmt ${path} failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+}

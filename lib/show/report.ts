@@ -11,7 +11,14 @@
  * @module
  */
 import { PlotlyPage } from "./chromium.ts";
-import { DATA_DIR, FIGURES_DIR, NOTEBOOKS_DIR, ROOT, writeFileAtomic } from "../runtime/paths.ts";
+import {
+  DATA_DIR,
+  FIGURES_DIR,
+  formatMarkdown,
+  NOTEBOOKS_DIR,
+  ROOT,
+  writeFileAtomic,
+} from "../runtime/paths.ts";
 
 /** One paper-vs-ours table found in an executed notebook. */
 export interface ReportTable {
@@ -237,17 +244,14 @@ export function verdictSummary(tables: ReportTable[]): VerdictRow[] {
 export const README_VERDICT_MARKERS = ["<!-- verdicts:start -->", "<!-- verdicts:end -->"] as const;
 
 /**
- * The README's verdict block: one row per notebook with its verdict and every result row as
+ * The README's verdict block: one item per notebook with its verdict and every result row as
  * `quantity: ours (paper: …) ✓/✗`, from the executed notebooks' tables, so that no number in
  * it is copied by hand.
  */
 export function readmeVerdicts(tables: ReportTable[]): string {
   const byNotebook = new Map<string, ReportTable[]>();
   for (const t of tables) byNotebook.set(t.notebook, [...(byNotebook.get(t.notebook) ?? []), t]);
-  const lines = [
-    "| claim | verdict | the results, ours (paper) | evidence |",
-    "| --- | --- | --- | --- |",
-  ];
+  const lines: string[] = [];
   for (const v of verdictSummary(tables)) {
     const rows = (byNotebook.get(v.notebook) ?? []).flatMap(reportRows)
       .filter((r) => r.holds === "yes" || r.holds === "no");
@@ -256,9 +260,8 @@ export function readmeVerdicts(tables: ReportTable[]): string {
     ).join("; ");
     const id = v.notebook.slice(0, 2);
     lines.push(
-      `| ${_mdCell(v.claim.replace(/^\d\d · /, ""))} | **${v.verdict}** | ${
-        _mdCell(results || v.detail)
-      } | [${id}](notebooks/${v.notebook}) |`,
+      `- **${v.claim.replace(/^\d\d · /, "")}: ${v.verdict}** ` +
+        `([${id}](notebooks/${v.notebook})). ${results || v.detail}.`,
     );
   }
   return lines.join("\n");
@@ -363,6 +366,7 @@ export async function writeReport(opts: ReportOptions = {}): Promise<ReportFiles
       readmeText.slice(0, i + a.length) + "\n" + readmeVerdicts(tables) + "\n" +
         readmeText.slice(j),
     );
+    await formatMarkdown(readme);
   }
 
   // HTML page, SVGs inlined so that it needs nothing else to show every figure
