@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { assert, assertClose } from "../testing/assert.ts";
 import { initBackend } from "../runtime/backend.ts";
 import { FusionHead } from "./fusion_head.ts";
-import { type FusionConfig, fusionConfig } from "./config.ts";
+import { fusionConfig } from "./config.ts";
 import {
   dropoutKeep,
   dropoutMultipliers,
@@ -16,21 +16,9 @@ import {
 import { jsSgemm } from "../runtime/js_sgemm.ts";
 import { Rng } from "../runtime/rng.ts";
 import { randomUnitRows } from "../runtime/rows.ts";
+import { caseLabel, HEAD_CASES, SMALL_HEAD } from "../testing/head_cases.ts";
 
-const SMALL: Partial<FusionConfig> = { dim: 8, proj: 6, hidden: 12, experts: 3 };
-
-/** Every variant, a gateless one with a text weight other than 0.5, and a learned scale. */
-const CASES: Partial<FusionConfig>[] = [
-  { variant: "full" },
-  { variant: "gate_only" },
-  { variant: "moe_only" },
-  { variant: "proj_only" },
-  { variant: "moe_only", fixedTextWeight: 0.8 },
-  { variant: "proj_only", fixedTextWeight: 0.8 },
-  { variant: "full", learnableScale: true },
-];
-
-const _label = (c: Partial<FusionConfig>) => JSON.stringify(c);
+const SMALL = SMALL_HEAD, CASES = HEAD_CASES, _label = caseLabel;
 
 /** The head's variables in the flat layout (read through tfjs). */
 async function _flat(head: FusionHead, math: HeadMath): Promise<Float32Array> {

@@ -69,6 +69,8 @@ export class Replica {
    * @param weights the shared weights ({@linkcode flatWeights} fills them).
    * @param sum the shared gradient buffer.
    * @param logitScale the `logit_scale` of the initial weights (kept when it is frozen).
+   * @param part this replica's index, which picks its share of the weight gradients' columns.
+   * @param parts the number of replicas.
    */
   constructor(
     config: FusionConfig,

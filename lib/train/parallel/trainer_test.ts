@@ -9,18 +9,15 @@ import type { FusionConfig, FusionVariant } from "../../model/config.ts";
 import { DataParallelTrainer, type MicroBatch } from "./trainer.ts";
 import { Rng } from "../../runtime/rng.ts";
 import { randomUnitRows as unitRows } from "../../runtime/rows.ts";
+import { HEAD_CASES } from "../../testing/head_cases.ts";
 
 const SMALL: Partial<FusionConfig> = { dim: 8, proj: 6, hidden: 12, experts: 3 };
 
-/** Every variant, and the gateless ones with a text weight other than 0.5. */
-const CASES: { variant: FusionVariant; fixedTextWeight?: number }[] = [
-  { variant: "full" },
-  { variant: "gate_only" },
-  { variant: "moe_only" },
-  { variant: "proj_only" },
-  { variant: "moe_only", fixedTextWeight: 0.8 },
-  { variant: "proj_only", fixedTextWeight: 0.8 },
-];
+/** Every variant and the gateless ones with a text weight other than 0.5 (no learned scale). */
+const CASES = HEAD_CASES.filter((c) => !c.learnableScale) as {
+  variant: FusionVariant;
+  fixedTextWeight?: number;
+}[];
 
 function _label(c: { variant: FusionVariant; fixedTextWeight?: number }): string {
   return c.fixedTextWeight === undefined ? c.variant : `${c.variant} w=${c.fixedTextWeight}`;
