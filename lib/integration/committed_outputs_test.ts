@@ -11,6 +11,7 @@
  */
 import { assert } from "../testing/assert.ts";
 import { NOTEBOOKS_DIR, ROOT } from "../runtime/paths.ts";
+import { README_VERDICT_MARKERS, readmeVerdicts, reportTables } from "../show/report.ts";
 
 /** The largest text output a notebook may hold (bytes). */
 const MAX_TEXT = 20_000;
@@ -153,4 +154,17 @@ Deno.test("every committed notebook is executed, with clean outputs and its figu
     );
   }
   assert.ok(problems.length === 0, `${problems.length} problems:\n${problems.join("\n")}`);
+});
+
+Deno.test("the README's verdict block is the one the committed notebooks give (npm run repro writes it)", () => {
+  const readme = Deno.readTextFileSync(`${ROOT}/README.md`);
+  const [a, b] = README_VERDICT_MARKERS;
+  const i = readme.indexOf(a), j = readme.indexOf(b);
+  assert.ok(i >= 0 && j > i, `README.md has no ${a} … ${b} block`);
+  const fold = (s: string) => s.replace(/\s+/g, " ").trim();
+  assert.equal(
+    fold(readme.slice(i + a.length, j)),
+    fold(readmeVerdicts(reportTables(NOTEBOOKS_DIR))),
+    "README.md's verdicts differ from the notebooks': run `npm run repro` and commit README.md",
+  );
 });
