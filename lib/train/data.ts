@@ -83,3 +83,43 @@ export function trainPool(data: TrainData, s: TrainSplit): { images: Float32Arra
   }
   return { images: data.corpus, size: data.corpusSize };
 }
+
+/** One `log.jsonl` line of type `step`. */
+export interface StepLog {
+  /** Always `step`. */
+  type: "step";
+  /** Updates done, this one included (1-based). */
+  step: number;
+  /** 0-based epoch of the update. */
+  epoch: number;
+  /** Mean InfoNCE loss over the update's micro-batches. */
+  loss: number;
+  /** Learning rate the update used. */
+  lr: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** Mean of the text weight `w` over the update's samples. */
+  gateMean: number;
+  /** Standard deviation of `w` over the update's samples. */
+  gateStd: number;
+  /** Mean router probability per expert (the expert load). */
+  expertLoad: number[];
+  /** Training samples per second over this update. */
+  samplesPerSec: number;
+}
+
+/** Progress reported to `onProgress` after every update. */
+export interface TrainProgress {
+  /** Updates done. */
+  step: number;
+  /** Updates in the whole run. */
+  totalSteps: number;
+  /** 0-based epoch. */
+  epoch: number;
+  /** Loss of the last update. */
+  loss: number;
+  /** Samples per second, averaged since the start of this session. */
+  samplesPerSec: number;
+  /** Estimated seconds left (training only, evaluations excluded). */
+  etaSec: number;
+}
