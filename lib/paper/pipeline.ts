@@ -25,7 +25,7 @@ import { loadBundle } from "../data/bundle.ts";
 import { loadCheckpoint } from "../model/checkpoint.ts";
 import { type EvalMethod, type EvalOutput, runEval } from "../eval/evaluate.ts";
 import { trainOnBundle, type TrainOnBundleOptions } from "../train/run.ts";
-import { isFinishedRun, readRunState } from "../train/run_dir.ts";
+import { isFinishedRun, RunDir } from "../train/run_dir.ts";
 import { defaultProgressMode, trainingProgress } from "../show/progress.ts";
 import { averageRankDrop, degradationRate } from "../eval/metrics.ts";
 import type { DegradationSeries } from "./fig1_degradation.ts";
@@ -181,7 +181,7 @@ export async function reproTrain(
   const dir = `${CACHE_DIR}/runs/${_base(data)}--${c.trainPreset}-seed${trainCfg.seed}-${
     fullHash.slice(0, 8)
   }`;
-  const state = await readRunState(dir);
+  const state = await new RunDir(dir).state();
   // a finished run of this config is reused silently (no "nothing to do" line in notebooks)
   if (!isFinishedRun(state, fullHash)) {
     const bar = !opts.onProgress && !opts.log && defaultProgressMode() === "notebook"
@@ -195,7 +195,7 @@ export async function reproTrain(
     });
     await bar?.finish();
   }
-  const checkpoint = `${dir}/best.safetensors`;
+  const checkpoint = new RunDir(dir).paths.best;
   try {
     await Deno.stat(checkpoint);
   } catch {
@@ -227,7 +227,7 @@ export async function reproEval(
   const c = _cfg(config);
   const data = await reproData(c);
   const run = method === "adafuse" ? await reproTrain(c, { seed: trainSeed }) : undefined;
-  const checkpoint = run && (head === "last" ? `${run.dir}/last.safetensors` : run.checkpoint);
+  const checkpoint = run && (head === "last" ? new RunDir(run.dir).paths.last : run.checkpoint);
   const tag = run ? `${method}${head === "last" ? "-last" : ""}--${_base(run.dir)}` : method;
   const out = `${CACHE_DIR}/cache/eval/${_base(data)}/${tag}/${benchmark}.json`;
   const cached = await readJsonIfExists<EvalOutput>(out);

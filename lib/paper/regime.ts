@@ -24,6 +24,7 @@
  */
 import { DATA_DIR, readJsonIfExists, writeFileAtomic } from "../runtime/paths.ts";
 import type { EvalOutput } from "../eval/evaluate.ts";
+import { RunDir } from "../train/run_dir.ts";
 import type { EvalRecord } from "../train/loop.ts";
 import type { FigureSpec } from "../show/figures.ts";
 import { readTrainLog } from "../show/training_view.ts";
@@ -289,8 +290,8 @@ async function _bestAndLast(
   if (cached) return cached;
   const data = await reproData(c);
   const res = {
-    best: await measure(data, `${dir}/best.safetensors`),
-    last: await measure(data, `${dir}/last.safetensors`),
+    best: await measure(data, new RunDir(dir).paths.best),
+    last: await measure(data, new RunDir(dir).paths.last),
   };
   await writeFileAtomic(out, JSON.stringify(res));
   return res;

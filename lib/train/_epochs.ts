@@ -27,6 +27,7 @@ import {
   _saveModel,
   _saveOptimizer,
   type _State,
+  RunDir,
 } from "./run_dir.ts";
 import { _createEngine, type _Engine } from "./engines.ts";
 import { clusterTargets, neighbourOrder } from "./sampler.ts";
@@ -103,18 +104,6 @@ export function _plan(data: TrainData, c: TrainConfig, log: (s: string) => void)
   };
 }
 
-/** The files of a run folder. */
-export function _paths(dir: string) {
-  return {
-    config: `${dir}/config.json`,
-    state: `${dir}/state.json`,
-    last: `${dir}/last.safetensors`,
-    best: `${dir}/best.safetensors`,
-    optim: `${dir}/optimizer.safetensors`,
-    log: `${dir}/log.jsonl`,
-  };
-}
-
 /**
  * Starts the engine for `model`: fresh (writing the run's config and an empty log), or, when
  * `prev` is an unfinished run, from its last checkpoint and optimizer state (dropping the log
@@ -128,7 +117,7 @@ export async function _startEngine(
   ids: { hash: string; sig: string },
   log: (s: string) => void,
 ): Promise<_Engine> {
-  const paths = _paths(dir), c = p.c;
+  const paths = new RunDir(dir).paths, c = p.c;
   if (!prev) {
     const engine = await _createEngine(model, c, log);
     await writeFileAtomic(
@@ -334,7 +323,7 @@ export class _Epochs {
   async end(epoch: number, trainLoss: number): Promise<void> {
     const { c, data, trainSplit, valSplit } = this.#p;
     const { dim: d, rounds: R } = data;
-    const state = this.#state, paths = _paths(this.#dir);
+    const state = this.#state, paths = new RunDir(this.#dir).paths;
     const tEnd = performance.now();
     await this.#eng.sync();
     if ((epoch + 1) % c.evalEvery === 0 || epoch === c.epochs - 1) {

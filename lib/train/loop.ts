@@ -29,9 +29,9 @@ import {
   validateTrainConfig,
 } from "./config.ts";
 import type { EvalRecord, TrainData, TrainProgress } from "./data.ts";
-import { _dataSignature, type _State, readRunState } from "./run_dir.ts";
+import { _dataSignature, type _State, RunDir } from "./run_dir.ts";
 import type { _Engine } from "./engines.ts";
-import { _Epochs, _paths, _plan, _startEngine } from "./_epochs.ts";
+import { _Epochs, _plan, _startEngine } from "./_epochs.ts";
 
 export { gateStats, validate } from "./validate.ts";
 export type {
@@ -108,12 +108,12 @@ export async function train(
     ((s: string) => Deno.stderr.writeSync(new TextEncoder().encode(s + "\n")));
   const p = _plan(data, c, log);
 
-  const dir = opts.outDir.replace(/\/$/, "");
-  const paths = _paths(dir);
+  const run = new RunDir(opts.outDir);
+  const dir = run.dir, paths = run.paths;
   await Deno.mkdir(dir, { recursive: true });
   const hash = await trainConfigHash(c);
   const sig = _dataSignature(data, c);
-  const prev = await readRunState(dir);
+  const prev = await run.state();
   const result = (s: _State, cached: boolean): TrainResult => ({
     bestCheckpoint: s.bestMetric === null ? null : paths.best,
     bestEpoch: s.bestEpoch,

@@ -11,7 +11,7 @@ import { loadBundle } from "../data/bundle.ts";
 import { storedLatent } from "../data/synthetic/latent.ts";
 import { train, type TrainData, type TrainOptions, type TrainResult } from "./loop.ts";
 import { type TrainConfig, trainConfigHash } from "./config.ts";
-import { finishedRun } from "./run_dir.ts";
+import { RunDir } from "./run_dir.ts";
 
 /** Options of {@linkcode trainOnBundle}. */
 export interface TrainOnBundleOptions {
@@ -52,7 +52,7 @@ export async function trainOnBundle(
   const { outDir } = opts;
   const say = opts.log ?? ((line: string) => console.error(line));
   const hash = await trainConfigHash(config);
-  const st = await finishedRun(outDir, hash).catch(() => undefined);
+  const st = await new RunDir(outDir).finished(hash).catch(() => undefined);
   if (st) {
     say(
       `train: ${outDir} already holds the finished run of this config (hash ${

@@ -39,25 +39,66 @@ export interface _State {
   engine?: TrainEngine;
 }
 
-/**
- * The state of the run in `dir` (its `state.json`), or undefined when none was saved yet (a new
- * folder, or a run stopped during its first epoch). The one reader of a run folder's status:
- * the loop, {@linkcode trainOnBundle} and the paper pipeline all ask it.
- */
-export function readRunState(dir: string): Promise<_State | undefined> {
-  return readJsonIfExists<_State>(`${dir.replace(/\/$/, "")}/state.json`);
+/** The files of a run folder. */
+export interface RunPaths {
+  /** `config.json`: the config, its hash and the data's signature. */
+  config: string;
+  /** `state.json`: epochs done, step, the best metric, every evaluation, finished. */
+  state: string;
+  /** `last.safetensors`: the head after the last finished epoch. */
+  last: string;
+  /** `best.safetensors`: the head selected on the validation split. */
+  best: string;
+  /** `optimizer.safetensors`: AdamW's moments after the last finished epoch. */
+  optim: string;
+  /** `log.jsonl`: one line per logged update and per evaluation. */
+  log: string;
 }
 
 /**
- * The state of the run in `dir` when it is the finished run of the config hashed `configHash`,
- * else undefined (no run, an unfinished one, or another config's).
+ * A run folder: its files, and its status read from its `state.json`. The one place that knows
+ * a run folder's layout and when a run is finished: the loop, {@linkcode trainOnBundle} and the
+ * paper pipeline all ask it.
  */
-export async function finishedRun(dir: string, configHash: string): Promise<_State | undefined> {
-  const s = await readRunState(dir);
-  return isFinishedRun(s, configHash) ? s : undefined;
+export class RunDir {
+  /** The folder (no trailing slash). */
+  readonly dir: string;
+  /** Its files. */
+  readonly paths: RunPaths;
+
+  /** The run folder `dir` (it need not exist yet). */
+  constructor(dir: string) {
+    this.dir = dir.replace(/\/$/, "");
+    const d = this.dir;
+    this.paths = {
+      config: `${d}/config.json`,
+      state: `${d}/state.json`,
+      last: `${d}/last.safetensors`,
+      best: `${d}/best.safetensors`,
+      optim: `${d}/optimizer.safetensors`,
+      log: `${d}/log.jsonl`,
+    };
+  }
+
+  /**
+   * The run's state, or undefined when none was saved yet (a new folder, or a run stopped
+   * during its first epoch).
+   */
+  state(): Promise<_State | undefined> {
+    return readJsonIfExists<_State>(this.paths.state);
+  }
+
+  /**
+   * The state when the folder holds the finished run of the config hashed `configHash`, else
+   * undefined (no run, an unfinished one, or another config's).
+   */
+  async finished(configHash: string): Promise<_State | undefined> {
+    const s = await this.state();
+    return isFinishedRun(s, configHash) ? s : undefined;
+  }
 }
 
-/** Whether a run's state (see {@linkcode readRunState}) is the finished run of `configHash`. */
+/** Whether a run's state (see {@linkcode RunDir.state}) is the finished run of `configHash`. */
 export function isFinishedRun(s: _State | undefined, configHash: string): boolean {
   return s?.finished === true && s.configHash === configHash;
 }
