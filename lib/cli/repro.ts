@@ -16,6 +16,7 @@
 import { initBackend } from "../runtime/backend.ts";
 import {
   REPRO_DEFAULTS,
+  REPRO_TRAINING_SEEDS,
   type ReproConfig,
   reproData,
   reproEval,
@@ -35,11 +36,8 @@ import { runAblations } from "../paper/ablations.ts";
 import { runRobustness } from "../paper/robustness.ts";
 import { runRegime } from "../paper/regime.ts";
 
-/**
- * The training seeds `deno task repro` uses without `--seeds` or `--seed`: one head per seed, and
- * every verdict is taken on the mean over them (issue #8).
- */
-export const REPRO_TRAINING_SEEDS: readonly number[] = [0, 1, 2];
+/** Re-exported from lib/paper/pipeline.ts, where the defaults of a reproduction live. */
+export { REPRO_TRAINING_SEEDS };
 
 const _USAGE = "usage: deno task repro [--preset default|small] [--seed N] [--seeds A,B,...] " +
   "[--data DIR] " +

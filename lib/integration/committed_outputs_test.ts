@@ -168,3 +168,36 @@ Deno.test("the README's verdict block is the one the committed notebooks give (n
     "README.md's verdicts differ from the notebooks': run `npm run repro` and commit README.md",
   );
 });
+
+/** `git` in the repository: its stdout, or null when git fails (not a checkout, no git). */
+function _git(args: string[]): { ok: boolean; out: string } | null {
+  try {
+    const r = new Deno.Command("git", { args, cwd: ROOT, stdout: "piped", stderr: "null" })
+      .outputSync();
+    return { ok: r.success, out: new TextDecoder().decode(r.stdout).trim() };
+  } catch {
+    return null;
+  }
+}
+
+Deno.test("the committed report is not older than lib/ and notebooks/ (npm run repro rewrites it)", () => {
+  const shallow = _git(["rev-parse", "--is-shallow-repository"]);
+  if (!shallow?.ok || shallow.out === "true") {
+    console.warn("committed report age: skipped (not a full git checkout)");
+    return;
+  }
+  const last = _git(["log", "-1", "--format=%H", "--", "lib", "notebooks"])!.out;
+  const withReport = _git(["log", "-1", "--format=%H", "--", "figures/REPORT.md"])!.out;
+  const md = Deno.readTextFileSync(`${ROOT}/figures/REPORT.md`);
+  const made = md.match(/\| commit \| ([0-9a-f]{40})/)?.[1];
+  assert.ok(made, "figures/REPORT.md names no commit: run `npm run repro`");
+  // Fresh when the last change to lib/ or notebooks/ came with the report (the repro's own
+  // commit rewrites notebooks/), or before the commit the report was made from.
+  const fresh = last === withReport ||
+    _git(["merge-base", "--is-ancestor", last, made!])?.ok === true;
+  assert.ok(
+    fresh,
+    `figures/REPORT.md was made from ${made!.slice(0, 10)}, before ${last.slice(0, 10)} changed ` +
+      "lib/ or notebooks/: run `npm run repro` and commit notebooks/, figures/ and README.md",
+  );
+});
