@@ -201,3 +201,27 @@ Deno.test("the committed report is not older than lib/ and notebooks/ (npm run r
       "lib/ or notebooks/: run `npm run repro` and commit notebooks/, figures/ and README.md",
   );
 });
+
+Deno.test("every mean ± sd that docs/results.md quotes for the figures is on the reviewer's page", () => {
+  const results = Deno.readTextFileSync(`${ROOT}/docs/results.md`);
+  const report = Deno.readTextFileSync(`${ROOT}/figures/REPORT.md`);
+  // the bullets of "What reproduces" (the figures' verdicts), not the comparisons after them
+  const section = results.slice(
+    results.indexOf("## What reproduces"),
+    results.indexOf("Against the "),
+  );
+  const norm = (s: string) =>
+    s.replace(/\s+/g, " ").replace(/−/g, "-").replace(/(\d),(\d{3})/g, "$1$2");
+  const quoted = [...norm(section).matchAll(/[+-]?\d+(?:\.\d+)? ± \d+(?:\.\d+)?/g)].map((m) =>
+    m[0]
+  );
+  assert.ok(quoted.length >= 4, `found only ${quoted.length} mean ± sd in docs/results.md`);
+  const page = norm(report);
+  const missing = quoted.filter((q) => !page.includes(q.replace(/^\+/, "")));
+  assert.deepEqual(
+    missing,
+    [],
+    "docs/results.md quotes numbers the committed notebooks do not give: update it from " +
+      "figures/REPORT.md after npm run repro",
+  );
+});
