@@ -1,9 +1,7 @@
 /**
  * lib/bench/: the GPU check behind `deno task gpu-check` (lib/cli/gpu_check.ts).
  *
- * Over 400 lines as one file: the adapter probe, the two step timers and the PyTorch/CUDA run are
- * the parts of the one report {@linkcode runGpuCheck} assembles, and share its options and row
- * types.
+ * Long because every part is a row of the one report runGpuCheck assembles.
  *
  * Reports the WebGPU adapter Deno finds (vendor, architecture, device, description, the limits
  * that bound the head's products) and whether it is a software rasteriser (Mesa's

@@ -1,9 +1,7 @@
 /**
  * lib/bench/: the speed benchmark against the PyTorch reference. May import runtime/ … paper/.
  *
- * Over 400 lines as one file: every measurement (training, inference, ranking, the products, the
- * full recipe) and the PyTorch side are rows of the one table {@linkcode runBench} assembles, and
- * they share its options, row types and timing helpers.
+ * Long because every measurement is a row of the one table runBench assembles.
  *
  * The side-by-side benchmark behind `deno task bench`: ours (TensorFlow.js on wasm, the
  * data-parallel trainer of lib/train/parallel/trainer.ts, ranking of lib/model/ranking.ts) against the

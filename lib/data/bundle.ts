@@ -2,8 +2,7 @@
  * lib/data/: the benchmark registry (benchmarks.ts), embedding bundles and their file formats
  * (npy.ts, safetensors.ts), the synthetic benchmark (synthetic/). May import runtime/.
  *
- * Over 400 lines as one file: loading (with a check that names the file and the fix for every
- * fault) and writing are the two halves of one on-disk format, described once below.
+ * Long because loading and writing are the two halves of one on-disk format.
  *
  * Embedding bundles: the precomputed embeddings every evaluation and training run reads.
  *

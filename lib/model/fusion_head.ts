@@ -3,9 +3,7 @@
  * counts (config.ts), checkpoints, the matMul op and the ranking kernel (ranking.ts). May
  * import runtime/ and data/.
  *
- * Over 400 lines as one file: {@linkcode FusionHead} is one class (parameters, initialisation,
- * forward pass, `state_dict` conversion), and every part of it depends on the internal layout
- * described below.
+ * Long because FusionHead is one class whose parts all depend on the internal layout below.
  *
  * The ADaFuSE fusion head (SPEC §2) in TensorFlow.js: parameters, PyTorch-like initialisation,
  * forward pass, and conversion to and from the PyTorch reference's `state_dict`.

@@ -1,7 +1,5 @@
 /**
- * Over 400 lines as one file: about 200 of them are the target table
- * ({@linkcode CALIBRATION_TARGETS}, one entry per published statistic with its source and
- * interval), which the measurement, objective, search and report around it read field by field.
+ * Long because about 200 lines are the target table every part reads field by field.
  *
  * Calibration of the synthetic stand-in (`lib/data/synthetic/`) to the numbers published for the
  * **baselines** only: ChatIR (text alone) and DAR (score fusion, 0.8/0.2 for rounds 0-1, 0.5/0.5

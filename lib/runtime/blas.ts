@@ -1,7 +1,5 @@
 /**
- * Over 400 lines as one file: the two libraries' FFI symbol tables and openers implement one
- * {@linkcode Blas} interface with one library choice, thread setup and dimension check, described
- * below.
+ * Long because two libraries implement one Blas interface, choice and checks below.
  *
  * Native single-precision matrix products (`sgemm`) from a Debian BLAS, called through Deno's
  * FFI (`Deno.dlopen`, which needs `--allow-ffi`).

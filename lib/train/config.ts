@@ -1,7 +1,5 @@
 /**
- * Over 400 lines as one file: the recipe ({@linkcode TrainConfig}, one documented field per SPEC
- * §3 value), its presets, validation, overrides and hash must agree field by field, so they sit
- * together.
+ * Long because the recipe, presets, checks, overrides and hash must agree field by field.
  *
  * The training recipe as data: every value of SPEC §3 is a field of {@linkcode TrainConfig},
  * with the reference's value in {@linkcode defaultTrainConfig}, a faster preset for this

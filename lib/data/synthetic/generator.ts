@@ -2,7 +2,7 @@
  * lib/data/synthetic/: the synthetic benchmark's knobs and presets (config.ts), its world of
  * images and concepts (world.ts), the dialogues, text encoder and diffusion model (dialogue.ts),
  * and this file: the splits, {@linkcode generateSynthetic} and the bundle cache. May import
- * runtime/ and data/. (Over 400 lines only because the latent model's description below is long.)
+ * runtime/ and data/.
  *
  * The synthetic benchmark: a seeded latent model that stands in for the real BLIP embeddings of
  * COCO, VisDial and the three ChatIR dialogue benchmarks, which cannot be downloaded here.

@@ -2,9 +2,7 @@
  * lib/train/parallel/: the data-parallel engine (this file), its workers (worker.ts), replicas,
  * hand-written step, shared memory and sliced AdamW. May import runtime/ … train/.
  *
- * Over 400 lines as one file: {@linkcode DataParallelTrainer} is one class whose methods drive the
- * workers' message protocol (forward, loss, backward, reduce, update) in lockstep; splitting it
- * would split that protocol.
+ * Long because one class drives the workers' message protocol in lockstep.
  *
  * Data-parallel training of the fusion head: N Deno workers, each with its own single-threaded
  * wasm backend and a replica of the head, share every batch so that all cores work.
