@@ -244,15 +244,17 @@ export function verdictSummary(tables: ReportTable[]): VerdictRow[] {
 export const README_VERDICT_MARKERS = ["<!-- verdicts:start -->", "<!-- verdicts:end -->"] as const;
 
 /**
- * The README's verdict block: one item per notebook with its verdict and every result row as
- * `quantity: ours (paper: …) ✓/✗`, from the executed notebooks' tables, so that no number in
- * it is copied by hand.
+ * The README's verdict block: one item per notebook of the paper's figures (those numbered
+ * below `upTo`; the studies beyond the paper stay on the reviewer's page) with its verdict and
+ * every result row as `quantity: ours (paper: …) ✓/✗`, from the executed notebooks' tables, so
+ * that no number in it is copied by hand.
  */
-export function readmeVerdicts(tables: ReportTable[]): string {
+export function readmeVerdicts(tables: ReportTable[], upTo = "07"): string {
+  const mine = tables.filter((t) => t.notebook < upTo);
   const byNotebook = new Map<string, ReportTable[]>();
-  for (const t of tables) byNotebook.set(t.notebook, [...(byNotebook.get(t.notebook) ?? []), t]);
+  for (const t of mine) byNotebook.set(t.notebook, [...(byNotebook.get(t.notebook) ?? []), t]);
   const lines: string[] = [];
-  for (const v of verdictSummary(tables)) {
+  for (const v of verdictSummary(mine)) {
     const rows = (byNotebook.get(v.notebook) ?? []).flatMap(reportRows)
       .filter((r) => r.holds === "yes" || r.holds === "no");
     const results = rows.map((r) =>
