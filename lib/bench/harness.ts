@@ -180,6 +180,11 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** A measured value with 3 significant digits or so (`1234`, `56.7`, `8.90`); `n/a` for null. */
+export function formatValue(x: number | null): string {
+  return x === null ? "n/a" : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
+}
+
 /** A ratio written like `1.23x`; `n/a` for null. */
 export function formatRatio(r: number | null): string {
   return r === null || !Number.isFinite(r) ? "n/a" : `${r.toFixed(2)}x`;
@@ -670,8 +675,7 @@ export async function runTorchBench(
 /** The table as text: one row per measurement with the `ours / PyTorch` ratio. */
 export function benchTable(res: BenchResult): string {
   const head = ["measure", "unit", "ours", "PyTorch", "ours / PyTorch"];
-  const fmt = (x: number | null) =>
-    x === null ? "n/a" : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
+  const fmt = formatValue;
   const lines = res.rows.map((r) => [
     r.name,
     r.unit + (r.higherIsBetter ? "" : " (lower is better)"),

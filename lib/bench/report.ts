@@ -6,15 +6,17 @@
  *
  * @module
  */
-import { type BenchResult, breakdownTable, formatRatio, productTable } from "./harness.ts";
+import {
+  type BenchResult,
+  breakdownTable,
+  formatRatio,
+  formatValue,
+  productTable,
+} from "./harness.ts";
 import { formatMarkdown, ROOT, writeFileAtomic } from "../runtime/paths.ts";
 
 /** The markers around the generated text. */
 export const BENCH_MARKERS = ["<!-- bench:start -->", "<!-- bench:end -->"] as const;
-
-function _num(x: number | null): string {
-  return x === null ? "n/a" : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
-}
 
 /** A markdown table of `rows` (first row the header; columns after the first right-aligned). */
 function _md(rows: string[][], left = 1): string {
@@ -42,8 +44,8 @@ export function performanceMarkdown(res: BenchResult): string {
     rows.push([
       r.name,
       r.unit + (r.higherIsBetter ? "" : " (lower is better)"),
-      _num(r.ours),
-      _num(r.theirs),
+      formatValue(r.ours),
+      formatValue(r.theirs),
       formatRatio(r.ratio),
     ]);
   }
@@ -71,12 +73,12 @@ export function readmePerformanceLine(res: BenchResult): string {
   const bits = [
     `On ${res.machine.name} (\`deno task bench\`, ${res.date.slice(0, 10)}), training runs at ` +
     (t
-      ? `${_num(t.ours)} samples/s at batch 128 (PyTorch ${_num(t.theirs)}, ${
+      ? `${formatValue(t.ours)} samples/s at batch 128 (PyTorch ${formatValue(t.theirs)}, ${
         formatRatio(t.ratio)
       })`
       : "n/a"),
   ];
-  if (full) bits.push(`the paper's full recipe takes ${_num(full.ours)} min a seed`);
+  if (full) bits.push(`the paper's full recipe takes ${formatValue(full.ours)} min a seed`);
   return bits.join("; ") + "; details in [docs/performance.md](docs/performance.md).";
 }
 

@@ -153,11 +153,6 @@ const _LINEARS: [string, string, string][] = [
 
 let _instances = 0;
 
-/** The native BLAS the backend's products run on now, or null (`ADAFUSE_BLAS=none`). */
-function _nativeSgemm() {
-  return nativeBlas();
-}
-
 /** `[rows, cols]` row-major → `[cols, rows]` row-major. */
 function _transpose(src: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);
@@ -340,7 +335,7 @@ export class FusionHead {
     };
     // On the CPU backends with a native BLAS: the head's one CPU definition (head_math.ts),
     // 1,024 rows at a time; elsewhere (WebGPU, or ADAFUSE_BLAS=none) this head's tfjs forward.
-    const blas = ["wasm", "cpu", "tensorflow"].includes(tf.getBackend()) ? _nativeSgemm() : null;
+    const blas = ["wasm", "cpu", "tensorflow"].includes(tf.getBackend()) ? nativeBlas() : null;
     if (blas && count > 0) {
       const math = new HeadMath(this.config, blas);
       const wts = new Float32Array(math.size);

@@ -115,14 +115,7 @@ export function dropoutMultipliers(
   rate: number,
 ): Float32Array {
   const out = new Float32Array(rows * cols);
-  const keep = 1 / (1 - rate);
-  const threshold = rate * 65536;
-  const s = _siteSeed(seed, site);
-  for (let r = 0; r < rows; r++) {
-    const rs = _rowSeed(s, row0 + r);
-    const o = r * cols;
-    for (let c = 0; c < cols; c++) out[o + c] = _bits16(rs, c) >= threshold ? keep : 0;
-  }
+  _dropMask(out, rows, cols, seed, site, row0, rate);
   return out;
 }
 
