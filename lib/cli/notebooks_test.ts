@@ -69,14 +69,21 @@ Deno.test({
         const cells = outputsOf(out);
         assert.equal(cells.length, 10, `run ${run}: cells`);
         const n = run + 1;
+        const texts = cells.map((c) =>
+          c.map((o) => o.text ?? o.data?.["text/plain"] ?? "").join("|")
+        );
         for (let i = 0; i < 10; i++) {
-          const text = cells[i].map((o) => o.text ?? o.data?.["text/plain"] ?? "").join("|");
           const want = i % 3 === 0
             ? `out ${i} ${n * i}\n`
             : i % 3 === 1
             ? `${n * i + 1000}`
             : `display ${i}|"result ${i}"`;
-          assert.equal(text, want, `run ${run}, cell ${i}`);
+          // every cell's outputs in the message: a lost output and a misrouted one read differently
+          assert.equal(
+            texts[i],
+            want,
+            `run ${run}, cell ${i}; all cells: ${JSON.stringify(texts)}`,
+          );
         }
       }
     } finally {
@@ -219,5 +226,37 @@ Deno.test({
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  },
+});
+
+Deno.test({
+  name: "runner routes a late result by its execution count, whatever parent header it carries",
+  ignore: !hasJupyter,
+  fn: async () => {
+    // Two cells; cell 1's result arrives after cell 2 was sent, stamped with cell 2's request.
+    const script = `
+import sys, json, importlib.util
+spec = importlib.util.spec_from_file_location("rn", ${JSON.stringify(RUNNER)})
+rn = importlib.util.module_from_spec(spec); spec.loader.exec_module(rn)
+import nbformat
+a, b = nbformat.v4.new_code_cell("1"), nbformat.v4.new_code_cell("2")
+a.outputs, b.outputs = [], []
+r = rn.Router(); r.cells = {"m1": a, "m2": b}; r.by_count[1] = a
+def res(parent, count, v):
+    return {"parent_header": {"msg_id": parent}, "msg_type": "execute_result",
+            "content": {"execution_count": count, "data": {"text/plain": v}, "metadata": {}}}
+r.route(res("m2", 1, "late one"))
+r.route(res("m2", 2, "two"))
+print(json.dumps([[o["data"]["text/plain"] for o in c.outputs] for c in (a, b)]))
+`;
+    const res = await new Deno.Command(PY, {
+      args: ["-c", script],
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .output();
+    const err = new TextDecoder().decode(res.stderr);
+    assert.ok(res.success, err);
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(res.stdout)), [["late one"], ["two"]]);
   },
 });

@@ -10,6 +10,9 @@ is routed to its cell by the id of the request that caused it, whenever it arriv
 run ends with a sentinel request and a quiet period so that late outputs of the last cell are
 kept too.
 
+With RUN_NOTEBOOK_TRACE=FILE set, every request sent and every IOPub message received is
+appended to FILE as one JSON line (for diagnosing a kernel that loses or misroutes outputs).
+
 Usage: run_notebook.py NOTEBOOK [--out FILE] [--param NAME=JSON ...] [--timeout SECONDS]
 Exit status 0 on success; 1 when a cell fails (its cell number and error are printed, and the
 notebook is saved with the outputs up to and including the error); 2 on bad usage.
@@ -26,6 +29,7 @@ import time
 import nbformat
 from jupyter_client.manager import KernelManager
 
+TRACE = open(os.environ["RUN_NOTEBOOK_TRACE"], "a") if os.environ.get("RUN_NOTEBOOK_TRACE") else None
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 NAME = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
 
@@ -84,11 +88,15 @@ class Router:
         self.cells = {}  # msg_id -> cell
         self.idle = set()
         self.displays = {}  # display_id -> outputs shown with it (updated in place)
+        self.by_count = {}  # execution_count -> cell (known once the cell's reply arrived)
 
     def route(self, msg):
         parent = msg.get("parent_header", {}).get("msg_id")
         kind = msg["msg_type"]
         content = msg["content"]
+        if TRACE:
+            TRACE.write(json.dumps({"t": time.time(), "kind": kind, "parent": parent,
+                                    "content": content}, default=str) + "\n")
         if kind == "status":
             if content.get("execution_state") == "idle":
                 self.idle.add(parent)
@@ -104,6 +112,10 @@ class Router:
                 out["metadata"] = content.get("metadata", {})
             return
         cell = self.cells.get(parent)
+        if kind == "execute_result":
+            # A result is its request's by execution count, whatever parent header it carries
+            # (a late result may be stamped with the next request's header).
+            cell = self.by_count.get(content.get("execution_count"), cell)
         if cell is None:
             return
         outs = cell.outputs
@@ -152,6 +164,8 @@ def drain(kc, router, seconds):
 def execute(kc, router, code, timeout, cell=None, silent=False):
     """Sends one execute request and waits for its reply and its idle status; returns the reply."""
     msg_id = kc.execute(code, silent=silent, store_history=not silent, allow_stdin=False)
+    if TRACE:
+        TRACE.write(json.dumps({"t": time.time(), "kind": "SENT", "msg_id": msg_id, "code": code}) + "\n")
     if cell is not None:
         router.cells[msg_id] = cell
     reply = None
@@ -226,6 +240,8 @@ def main():
                 break
             content = reply["content"]
             cell.execution_count = content.get("execution_count")
+            if cell.execution_count is not None:
+                router.by_count[cell.execution_count] = cell
             print(f"  [{i}/{len(code_cells)}] {time.time() - t0:6.1f} s", file=sys.stderr, flush=True)
             if content.get("status") == "error":
                 failed = (i, cell, content.get("ename", "Error"), strip_ansi(content.get("evalue", "")))
