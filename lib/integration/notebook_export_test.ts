@@ -2,10 +2,12 @@
  * The committed notebooks as other tools read them: each validates against the nbformat version
  * it declares (Debian's `nbformat`, strict), carries no second config cell, and exported to HTML
  * by the installed `jupyter nbconvert` shows every figure it displays as an image (a notebook
- * whose figures carried inline SVG exported blank areas).
+ * whose figures carried inline SVG exported blank areas). Chromium shows the lesson's HTML and the
+ * reviewer's page with content on their first screens (pixels counted, not just elements).
  */
 import { assert } from "../testing/assert.ts";
-import { NOTEBOOKS_DIR } from "../runtime/paths.ts";
+import { FIGURES_DIR, NOTEBOOKS_DIR } from "../runtime/paths.ts";
+import { PlotlyPage } from "../show/chromium.ts";
 
 const PY = "/usr/bin/python3";
 const NOTEBOOKS = [...Deno.readDirSync(NOTEBOOKS_DIR)]
@@ -65,6 +67,47 @@ Deno.test("nbconvert's HTML of every notebook shows each figure as an image", ()
       assert.ok(images >= figures, `${n}: ${figures} figures but ${images} images in the HTML`);
     }
   } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("Chromium shows the lesson (nbconvert HTML) and the report's verdicts on their first screens", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "adafuse-screens-" });
+  const page = await PlotlyPage.launch();
+  try {
+    const lesson = NOTEBOOKS.find((n) => n.startsWith("11_"));
+    assert.ok(lesson, "notebooks/11_*.ipynb is missing");
+    const r = _run("jupyter", [
+      "nbconvert",
+      "--to",
+      "html",
+      "--output-dir",
+      dir,
+      `${NOTEBOOKS_DIR}/${lesson}`,
+    ]);
+    assert.equal(r.code, 0, `${lesson}: nbconvert failed: ${r.err.slice(-400)}`);
+    await page.goto(`file://${dir}/${lesson.replace(/\.ipynb$/, ".html")}`);
+    const images = await page.evaluate(
+      `Promise.all([...document.images].map((i) => i.decode().then(() => i.naturalWidth, () => 0)))`,
+    ) as number[];
+    assert.ok(images.length >= 1, `${lesson}: no figure in the HTML`);
+    assert.deepEqual(images.filter((w) => w === 0).length, 0, `${lesson}: an image did not decode`);
+    const lessonInk = await page.inkShare(await page.firstScreen());
+    assert.ok(lessonInk > 0.01, `${lesson}: first screen is blank (ink ${lessonInk})`);
+
+    await page.goto(`file://${FIGURES_DIR}/index.html`);
+    const shot = await page.firstScreen();
+    const ink = await page.inkShare(shot);
+    assert.ok(ink > 0.02, `figures/index.html: first screen is blank (ink ${ink})`);
+    const top = await page.evaluate(
+      `document.querySelector("table.verdicts")?.getBoundingClientRect().top ?? -1`,
+    ) as number;
+    assert.ok(
+      top >= 0 && top < 900,
+      `figures/index.html: the verdict table is not on the first screen (top ${top})`,
+    );
+  } finally {
+    await page.close();
     Deno.removeSync(dir, { recursive: true });
   }
 });

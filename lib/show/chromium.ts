@@ -178,6 +178,45 @@ export class PlotlyPage {
     return Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
   }
 
+  /** A PNG of the first screen only: `width` × `height` CSS pixels from the top of the page. */
+  async firstScreen(width = 1200, height = 900): Promise<Uint8Array> {
+    await this.#send("Emulation.setDeviceMetricsOverride", {
+      width,
+      height,
+      deviceScaleFactor: 1,
+      mobile: false,
+    });
+    const { data } = await this.#send("Page.captureScreenshot", { format: "png" });
+    return Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+  }
+
+  /**
+   * The share of the pixels of `png` that are not near-white (every channel above 245), decoded
+   * and counted by the browser: 0 for a blank screenshot. Leaves the page as it was.
+   */
+  async inkShare(png: Uint8Array): Promise<number> {
+    let bin = "";
+    for (let i = 0; i < png.length; i += 0x8000) {
+      bin += String.fromCharCode(...png.subarray(i, i + 0x8000));
+    }
+    return await this.evaluate(`(async () => {
+      const img = new Image();
+      img.src = "data:image/png;base64,${btoa(bin)}";
+      await img.decode();
+      const c = document.createElement("canvas");
+      c.width = img.naturalWidth;
+      c.height = img.naturalHeight;
+      const g = c.getContext("2d");
+      g.drawImage(img, 0, 0);
+      const d = g.getImageData(0, 0, c.width, c.height).data;
+      let ink = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        if (d[i] <= 245 || d[i + 1] <= 245 || d[i + 2] <= 245) ink++;
+      }
+      return ink / (c.width * c.height);
+    })()`) as number;
+  }
+
   /** Closes the browser and removes its profile. */
   async close(): Promise<void> {
     try {
