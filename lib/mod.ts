@@ -206,6 +206,17 @@ export {
   regimeTable,
   runRegime,
 } from "./paper/regime.ts";
+export {
+  harshestGenerator,
+  probeComparison,
+  probeFigure,
+  type ProbeRow,
+  probeSettings,
+  probeTable,
+  RECALIBRATION_REPORT_PATH,
+  RECALIBRATION_TEXT_GAP,
+  recalibrationProbe,
+} from "./paper/regime_recalibration.ts";
 export { embeddingGeometry, type GeometryStats } from "./eval/geometry.ts";
 export { loadBundle } from "./data/bundle.ts";
 export {

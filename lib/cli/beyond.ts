@@ -60,6 +60,15 @@ import {
   runRegime,
 } from "../paper/regime.ts";
 import { reproData } from "../paper/pipeline.ts";
+import {
+  probeComparison,
+  probeFigure,
+  probeSettings,
+  probeTable,
+  RECALIBRATION_REPORT_PATH,
+  recalibrationProbe,
+} from "../paper/regime_recalibration.ts";
+import { calibrationSummary, readCalibrationReport } from "../paper/fig5_calibration.ts";
 import { loadBundle } from "../data/bundle.ts";
 import { embeddingGeometry } from "../eval/geometry.ts";
 import { parseArgs } from "./_args.ts";
@@ -72,6 +81,7 @@ export const STUDIES: Readonly<Record<string, string>> = Object.freeze({
   cases: "09_cases",
   detector: "10_gate_detector",
   regime: "12_training_regime",
+  geometry: "13_published_geometry",
 });
 
 const _usage = (study: string) =>
@@ -153,6 +163,18 @@ export async function main(study: string, argv: string[]): Promise<number> {
       await saveFigure(regimeFigure(runs, "Training regime: negatives and the gate"), fig, {
         width: 1200,
         height: 760,
+      });
+    } else if (study === "geometry") {
+      const report = await readCalibrationReport(RECALIBRATION_REPORT_PATH);
+      console.log(
+        `\nThe generator searched at the published text gap: ${calibrationSummary(report)}`,
+      );
+      const rows = await recalibrationProbe(probeSettings(report), { log: console.error });
+      print("DAR against ChatIR under four generators (VisDial, data seed 1)", probeTable(rows));
+      print("The paper's numbers beside ours", probeComparison(rows));
+      await saveFigure(probeFigure(rows, "DAR at the published text geometry"), fig, {
+        width: 1200,
+        height: 560,
       });
     } else {
       const { evals, latent } = await loadCases(config);

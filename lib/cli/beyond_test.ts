@@ -14,5 +14,6 @@ Deno.test("beyond CLI: case filters parse; bad ones and unknown studies fail wit
     "09_cases",
     "10_gate_detector",
     "12_training_regime",
+    "13_published_geometry",
   ]);
 });

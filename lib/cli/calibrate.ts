@@ -7,7 +7,7 @@
  * ```sh
  * deno run -A lib/cli/calibrate.ts [--text-evaluations N] [--evaluations N] [--dialogues Q]
  *   [--search-seed S] [--data-seeds 3,4] [--confirm-seeds 1,2] [--confirm-dialogues Q]
- *   [--preset default|small] [--out DIR]
+ *   [--preset default|small] [--out DIR] [--stage all|generator] [--pin KNOB=VALUE,...]
  * ```
  *
  * Defaults: 12 evaluations on 300 dialogues per benchmark of data seeds 3 and 4 (ranked against
@@ -19,6 +19,10 @@
  * With `--text-evaluations N` a first stage fits the text knobs alone (`TEXT_KNOBS`) to
  * ChatIR's targets, ranking ChatIR only; the main search then moves the generator's knobs (the
  * modality gap and the diffusion model's) against every target.
+ *
+ * `--stage generator` moves the generator's knobs alone in the main search (ChatIR's text knobs
+ * stay). `--pin textGap=1` holds a knob at a value set by a published statistic: it is not
+ * searched, and the confirmed knobs include it.
  *
  * `--evaluations 1` (or 0, and no text stage) skips the search and only confirms the `default`
  * preset. The chosen knobs are printed; they are the `default` preset of
@@ -42,7 +46,8 @@ import {
 
 const USAGE = "usage: deno run -A lib/cli/calibrate.ts [--text-evaluations N] [--evaluations N] " +
   "[--dialogues Q] [--search-seed S] [--data-seeds 3,4] [--confirm-seeds 1,2] " +
-  "[--confirm-dialogues Q] [--preset default|small] [--out DIR]";
+  "[--confirm-dialogues Q] [--preset default|small] [--out DIR] [--stage all|generator] " +
+  "[--pin KNOB=VALUE,...]";
 
 function _int(v: string | undefined, name: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -51,6 +56,24 @@ function _int(v: string | undefined, name: string, dflt: number): number {
     throw new Error(`lib/cli/calibrate.ts: --${name} must be a non-negative integer, got '${v}'`);
   }
   return n;
+}
+
+/** `KNOB=VALUE,...` of `--pin`: calibration knobs held at a value (not searched). */
+function _pins(v: string | undefined): Partial<SyntheticConfig> {
+  if (!v) return {};
+  return Object.fromEntries(
+    v.split(",").map((item) => {
+      const [key, raw] = item.split("=");
+      const value = Number(raw);
+      if (!CALIBRATION_KNOBS.some((k) => k.key === key) || raw === undefined || !isFinite(value)) {
+        throw new Error(
+          `lib/cli/calibrate.ts: --pin '${item}': expected KNOB=NUMBER with KNOB one of ` +
+            CALIBRATION_KNOBS.map((k) => k.key).join(", "),
+        );
+      }
+      return [key, value];
+    }),
+  );
 }
 
 /** Runs the command on `argv`; returns the exit code. */
@@ -66,6 +89,8 @@ export async function main(argv: string[]): Promise<number> {
       "confirm-dialogues",
       "out",
       "preset",
+      "stage",
+      "pin",
     ],
     usage: USAGE,
   });
@@ -87,10 +112,15 @@ export async function main(argv: string[]): Promise<number> {
   const t0 = performance.now();
   const secs = () => ((performance.now() - t0) / 1000).toFixed(0);
   const preset = o.preset ?? "default";
-  let base = syntheticConfig(preset, dataSeeds[0]);
+  const pins = _pins(o.pin);
+  let base = { ...syntheticConfig(preset, dataSeeds[0]), ...pins };
   let knobs: Partial<SyntheticConfig> = Object.fromEntries(
     CALIBRATION_KNOBS.map((k) => [k.key, base[k.key]]),
   );
+  const mainStage = o.stage ?? (textEvaluations > 1 ? "generator" : "all");
+  if (mainStage !== "all" && mainStage !== "generator") {
+    throw new Error(`lib/cli/calibrate.ts: --stage must be all or generator, got '${mainStage}'`);
+  }
   const searched: Record<string, unknown> = {};
   const stage = async (name: SearchStage, n: number) => {
     log(
@@ -104,6 +134,7 @@ export async function main(argv: string[]): Promise<number> {
       dialogues,
       evaluations: n,
       stage: name,
+      pinned: Object.keys(pins) as (keyof SyntheticConfig)[],
       log: (l) => log(`${l} (${secs()} s)`),
     });
     knobs = { ...knobs, ...best.knobs };
@@ -111,7 +142,7 @@ export async function main(argv: string[]): Promise<number> {
     searched[name] = { best, history };
   };
   if (textEvaluations > 1) await stage("text", textEvaluations);
-  if (evaluations > 1) await stage(textEvaluations > 1 ? "generator" : "all", evaluations);
+  if (evaluations > 1) await stage(mainStage, evaluations);
   if (Object.keys(searched).length) {
     await Deno.mkdir(out, { recursive: true });
     await writeFileAtomic(`${out}/search.json`, JSON.stringify(searched, null, 2) + "\n");
@@ -129,7 +160,15 @@ export async function main(argv: string[]): Promise<number> {
     knobs,
     stats,
     Object.keys(searched).length
-      ? { textEvaluations, evaluations, dialogues, dataSeeds, searchSeed }
+      ? {
+        textEvaluations,
+        evaluations,
+        dialogues,
+        dataSeeds,
+        searchSeed,
+        ...(o.stage ? { stage: mainStage as SearchStage } : {}),
+        ...(Object.keys(pins).length ? { pins } : {}),
+      }
       : undefined,
   );
   await Deno.mkdir(out, { recursive: true });

@@ -46,3 +46,49 @@ Deno.test("calibrate CLI: a tiny search and confirmation write both reports", as
 Deno.test("calibrate CLI: a bad number names the option", async () => {
   await assert.rejects(() => main(["--evaluations", "x"]), Error, "--evaluations");
 });
+
+Deno.test("calibrate CLI: --pin holds a knob out of the search and the report says so", async () => {
+  const out = await Deno.makeTempDir({ prefix: "calibrate_test_" });
+  try {
+    const code = await main([
+      "--preset",
+      "small",
+      "--stage",
+      "generator",
+      "--pin",
+      "textGap=1.5",
+      "--evaluations",
+      "3",
+      "--dialogues",
+      "8",
+      "--confirm-dialogues",
+      "8",
+      "--data-seeds",
+      "4",
+      "--confirm-seeds",
+      "3",
+      "--out",
+      out,
+    ]);
+    assert.equal(code, 0);
+    const rep = JSON.parse(await Deno.readTextFile(`${out}/report.json`));
+    assert.equal(rep.knobs.textGap, 1.5);
+    assert.deepEqual(rep.search.pins, { textGap: 1.5 });
+    assert.equal(rep.search.stage, "generator");
+    const search = JSON.parse(await Deno.readTextFile(`${out}/search.json`));
+    for (const c of search.generator.history) {
+      assert.ok(!("textGap" in c.knobs), "textGap searched");
+    }
+    const md = await Deno.readTextFile(`${out}/report.md`);
+    assert.ok(md.includes("--stage generator --pin textGap=1.5"), md);
+    assert.ok(md.includes("a study, not the `default` preset"), md);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("calibrate CLI: a bad --pin or --stage names the fix", async () => {
+  await assert.rejects(() => main(["--pin", "colour=1"]), Error, "KNOB=NUMBER with KNOB one of");
+  await assert.rejects(() => main(["--pin", "textGap=x"]), Error, "--pin 'textGap=x'");
+  await assert.rejects(() => main(["--stage", "text"]), Error, "--stage must be all or generator");
+});

@@ -4,7 +4,8 @@
  *
  * Reproduces every figure: the data bundle, ChatIR and DAR on the four benchmarks, the trained
  * head, ADaFuSE on the four benchmarks, the gate samples, with `--all` the studies beyond the
- * paper (ablations, robustness landscape, training regime; synthetic data only), then every
+ * paper (ablations, robustness landscape, training regime, the published text geometry; synthetic
+ * data only), then every
  * notebook (which find all of it cached and draw the figures into `figures/`). Each
  * step is cached, so a stopped run continues where it stopped. `--notebooks-out DIR` writes the executed notebooks there instead
  * of in place. `--seeds 0,1,2` trains and evaluates the head once per training seed (the data
@@ -123,8 +124,8 @@ export function parseReproArgs(
 
 /**
  * Runs every step; returns the seconds each took. With `beyond` (`--all`) the studies beyond
- * the paper run too (ablations, the robustness landscape, the training regime; notebooks 07-10
- * and 12); on synthetic data only, since they need its latent truths or regenerate it.
+ * the paper run too (ablations, the robustness landscape, the training regime, the published text
+ * geometry; notebooks 07-10, 12 and 13); on synthetic data only, since they need its latent truths or regenerate it.
  */
 export async function runRepro(
   config: ReproConfig,
@@ -186,6 +187,8 @@ export async function runRepro(
       if (beyond) {
         await runNotebooks({ names: ["07", "08", "09", "10"], params, outDir: notebooksOut });
         await runNotebooks({ names: ["12"], params, outDir: notebooksOut });
+        // 13 probes the baselines on data seeds of its own (no training, no data config)
+        await runNotebooks({ names: ["13"], outDir: notebooksOut });
       }
     });
     await step("report", async () => {

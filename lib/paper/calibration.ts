@@ -20,7 +20,11 @@
  * @module
  */
 import { type BenchmarkName, BENCHMARKS } from "../data/benchmarks.ts";
-import { generateSynthetic, type SyntheticConfig } from "../data/synthetic/generator.ts";
+import {
+  generateSynthetic,
+  type SyntheticConfig,
+  type SyntheticData,
+} from "../data/synthetic/generator.ts";
 import { prepareCorpus } from "../model/ranking.ts";
 import { baseline, evaluateQueries } from "../eval/baselines.ts";
 import { averageRankDrop, degradationRate, hitsCumulative } from "../eval/metrics.ts";
@@ -333,7 +337,15 @@ export async function measureCalibration(
   cfg: SyntheticConfig,
   opts: MeasureOptions = {},
 ): Promise<CalibrationStats> {
-  const data = generateSynthetic(cfg, { benchmarksOnly: true });
+  return await measureCalibrationOn(generateSynthetic(cfg, { benchmarksOnly: true }), opts);
+}
+
+/** {@linkcode measureCalibration} on data already generated (its corpus and four benchmarks). */
+export async function measureCalibrationOn(
+  data: SyntheticData,
+  opts: MeasureOptions = {},
+): Promise<CalibrationStats> {
+  const cfg = data.extra.config;
   const { dim, rounds: R } = data;
   const index = prepareCorpus(data.corpus, dim, { workers: opts.workers });
   const chatir = {} as Record<BenchmarkName, Int32Array>;
@@ -481,6 +493,8 @@ export interface SearchOptions {
    * against ChatIR's targets (ranking ChatIR alone); `generator` moves the others against all.
    */
   stage?: SearchStage;
+  /** Knobs held at their value in `base` (set by a published statistic, not searched). */
+  pinned?: readonly (keyof SyntheticConfig)[];
 }
 
 /**
@@ -497,7 +511,9 @@ export async function searchCalibration(
 ): Promise<{ best: CalibrationCandidate; history: CalibrationCandidate[] }> {
   const rng = new Rng(opts.searchSeed);
   const log = opts.log ?? (() => {});
-  const { knobs, targets, textOnly } = stagePlan(opts.stage ?? "all");
+  const plan = stagePlan(opts.stage ?? "all");
+  const { targets, textOnly } = plan;
+  const knobs = plan.knobs.filter((k) => !opts.pinned?.includes(k.key));
   const counted = targets.map((i) => CALIBRATION_TARGETS[i]);
   const evalAt = async (u: number[]): Promise<CalibrationCandidate> => {
     const kv = Object.fromEntries(knobs.map((k, i) => [k.key, _fromUnit(k, u[i])]));
@@ -611,6 +627,10 @@ export interface SearchProvenance {
   dataSeeds: number[];
   /** Seed of the search's proposals. */
   searchSeed: number;
+  /** The main search's stage, when not implied by `textEvaluations`. */
+  stage?: SearchStage;
+  /** Knobs held at a value set by a published statistic (`--pin`). */
+  pins?: Partial<SyntheticConfig>;
 }
 
 /** Builds the report from the stats measured on each data seed. */
@@ -674,6 +694,10 @@ function _searchLine(s: SearchProvenance, confirmSeeds: number[]): string {
     `--dialogues ${s.dialogues}`,
     `--data-seeds ${s.dataSeeds.join(",")}`,
     `--search-seed ${s.searchSeed}`,
+    ...(s.stage ? [`--stage ${s.stage}`] : []),
+    ...(s.pins && Object.keys(s.pins).length
+      ? [`--pin ${Object.entries(s.pins).map(([k, v]) => `${k}=${v}`).join(",")}`]
+      : []),
     `--confirm-seeds ${confirmSeeds.join(",")}`,
   ].join(" ");
   return `Found by \`${cmd}\`: the search measured data seeds ${s.dataSeeds.join(", ")}, ` +
@@ -693,7 +717,11 @@ export function reportMarkdown(rep: CalibrationReport): string {
     }.`,
     "",
     ...(rep.search ? [_searchLine(rep.search, rep.seeds), ""] : []),
-    "Chosen knobs (the `default` preset): " +
+    (rep.search?.pins && Object.keys(rep.search.pins).length
+      ? `Chosen knobs (with ${
+        Object.entries(rep.search.pins).map(([k, v]) => `\`${k}\` held at ${v}`).join(", ")
+      }; a study, not the \`default\` preset): `
+      : "Chosen knobs (the `default` preset): ") +
     Object.entries(rep.knobs).map(([k, v]) => `\`${k}\` ${v}`).join(", ") + ".",
     "",
     `| target | published | source | interval | ${
