@@ -3,7 +3,8 @@
  * notebooks' façade exports no private (`_`) name, and no file imports itself through others
  * (no import circles).
  *
- * Stages, lowest first: runtime ← data ← model ← train ← eval ← show ← paper ← bench ← cli. A
+ * Stages, lowest first: runtime ← data ← model ← train ← eval ← calibration ← show ←
+ * paper ← bench ← cli. A
  * file may import its own stage and lower ones. `testing/`, `integration/` and `tools/` may
  * import anything; any test file may import `testing/`; nothing outside `cli/` imports `cli/`.
  * A `_`-prefixed file is private to its folder.
@@ -14,7 +15,18 @@ import { assert } from "./testing/assert.ts";
 import * as facade from "./mod.ts";
 
 /** The pipeline stages, lowest first. */
-const STAGES = ["runtime", "data", "model", "train", "eval", "show", "paper", "bench", "cli"];
+const STAGES = [
+  "runtime",
+  "data",
+  "model",
+  "train",
+  "eval",
+  "calibration",
+  "show",
+  "paper",
+  "bench",
+  "cli",
+];
 /** Folders outside the pipeline that may import any stage. */
 const FREE = ["testing", "integration", "tools"];
 

@@ -1,6 +1,6 @@
 /**
  * Calibrates the synthetic stand-in to the baselines' published numbers (see
- * `lib/paper/calibration.ts`): a seeded search over the generator's free knobs on dialogue
+ * `lib/calibration/`): a seeded search over the generator's free knobs on dialogue
  * subsets (ranked against the full corpus), then confirmation at full size on other data seeds,
  * and a report of every target (JSON + Markdown).
  *
@@ -34,15 +34,10 @@ import { parseArgs } from "./_args.ts";
 import { initBackend } from "../runtime/backend.ts";
 import { DATA_DIR, writeFileAtomic } from "../runtime/paths.ts";
 import { type SyntheticConfig, syntheticConfig } from "../data/synthetic/generator.ts";
-import {
-  CALIBRATION_KNOBS,
-  calibrationReport,
-  type CalibrationStats,
-  measureCalibration,
-  reportMarkdown,
-  searchCalibration,
-  type SearchStage,
-} from "../paper/calibration.ts";
+import { CALIBRATION_KNOBS, searchCalibration, type SearchStage } from "../calibration/search.ts";
+import { calibrationReport, reportMarkdown } from "../calibration/report.ts";
+import { type CalibrationStats } from "../calibration/targets.ts";
+import { measureCalibration } from "../calibration/measure.ts";
 
 const USAGE = "usage: deno run -A lib/cli/calibrate.ts [--text-evaluations N] [--evaluations N] " +
   "[--dialogues Q] [--search-seed S] [--data-seeds 3,4] [--confirm-seeds 1,2] " +

@@ -1,6 +1,6 @@
 import { assert } from "../testing/assert.ts";
 import { main } from "./calibrate.ts";
-import { CALIBRATION_TARGETS } from "../paper/calibration.ts";
+import { CALIBRATION_TARGETS } from "../calibration/targets.ts";
 
 Deno.test("calibrate CLI: a tiny search and confirmation write both reports", async () => {
   const out = await Deno.makeTempDir({ prefix: "calibrate_test_" });

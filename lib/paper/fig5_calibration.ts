@@ -10,7 +10,7 @@
 import type { FigureSpec } from "../show/figures.ts";
 import { hitsCumulative } from "../eval/metrics.ts";
 import { DATA_DIR } from "../runtime/paths.ts";
-import { type CalibrationReport, metBySeedText } from "./calibration.ts";
+import { type CalibrationReport, metBySeedText } from "../calibration/report.ts";
 import type { DegradationSeries } from "./fig1_degradation.ts";
 import {
   benchmarkPanelsLayout,
@@ -23,7 +23,7 @@ import {
   yesNo,
 } from "./reference.ts";
 
-export type { CalibrationReport, ReportRow } from "./calibration.ts";
+export type { CalibrationReport, ReportRow } from "../calibration/report.ts";
 
 /** Where `deno task calibrate` writes its report. */
 export const CALIBRATION_REPORT_PATH = `${DATA_DIR}/calibration/report.json`;

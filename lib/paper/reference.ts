@@ -7,7 +7,6 @@
  *
  * @module
  */
-import { DATA_DIR } from "../runtime/paths.ts";
 import { BENCHMARK_LABELS, isBenchmark } from "../data/benchmarks.ts";
 
 /** One row of a paper-vs-ours table. */
@@ -22,16 +21,7 @@ export interface ComparisonRow {
   holds: string;
 }
 
-/** `data/paper_reference.json`: per figure, each reported quantity with its value and source. */
-// deno-lint-ignore no-explicit-any
-export type PaperReference = Record<string, Record<string, { value: any; source: string }>>;
-let _ref: PaperReference | undefined;
-
-/** The paper's reported numbers (`data/paper_reference.json`). */
-export function paperReference(): PaperReference {
-  _ref ??= JSON.parse(Deno.readTextFileSync(`${DATA_DIR}/paper_reference.json`)) as PaperReference;
-  return _ref;
-}
+export { type PaperReference, paperReference } from "../data/paper_reference.ts";
 
 /** `yes` or `no`: the `holds` column. */
 export const yesNo = (b: boolean): string => (b ? "yes" : "no");

@@ -24,15 +24,10 @@ import {
   syntheticConfig,
   type SyntheticData,
 } from "../data/synthetic/generator.ts";
-import {
-  CALIBRATION_KNOBS,
-  CALIBRATION_TARGETS,
-  type CalibrationReport,
-  measureCalibrationOn,
-  targetMiss,
-  targetValues,
-  TEXT_KNOBS,
-} from "./calibration.ts";
+import { CALIBRATION_KNOBS, TEXT_KNOBS } from "../calibration/search.ts";
+import { CALIBRATION_TARGETS, targetMiss, targetValues } from "../calibration/targets.ts";
+import { type CalibrationReport } from "../calibration/report.ts";
+import { measureCalibrationOn } from "../calibration/measure.ts";
 import { REGIME_GEOMETRY_TEXT_GAP } from "./regime.ts";
 import type { FigureSpec } from "../show/figures.ts";
 

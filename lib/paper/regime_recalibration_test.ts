@@ -1,5 +1,5 @@
 import { assert, assertClose } from "../testing/assert.ts";
-import { CALIBRATION_KNOBS, TEXT_KNOBS } from "./calibration.ts";
+import { CALIBRATION_KNOBS, TEXT_KNOBS } from "../calibration/search.ts";
 import type { SyntheticData } from "../data/synthetic/generator.ts";
 import {
   harshestGenerator,
@@ -11,7 +11,7 @@ import {
   recalibrationProbe,
   scoreMargin,
 } from "./regime_recalibration.ts";
-import type { CalibrationReport } from "./calibration.ts";
+import type { CalibrationReport } from "../calibration/report.ts";
 import { initBackend } from "../runtime/backend.ts";
 
 Deno.test("harshestGenerator: every generator knob at the top of its range, no text knob", () => {
