@@ -13,7 +13,7 @@ import {
   formatValue,
   productTable,
 } from "./harness.ts";
-import { formatMarkdown, ROOT, writeFileAtomic } from "../runtime/paths.ts";
+import { ROOT, writeMarkedBlock } from "../runtime/paths.ts";
 
 /** The markers around the generated text. */
 export const BENCH_MARKERS = ["<!-- bench:start -->", "<!-- bench:end -->"] as const;
@@ -82,16 +82,6 @@ export function readmePerformanceLine(res: BenchResult): string {
   return bits.join("; ") + "; details in [docs/performance.md](docs/performance.md).";
 }
 
-/** `text` with the part between the markers replaced by `body`; an error naming `file` when absent. */
-export function replaceMarked(text: string, body: string, file: string): string {
-  const [a, b] = BENCH_MARKERS;
-  const i = text.indexOf(a), j = text.indexOf(b);
-  if (i < 0 || j < i) {
-    throw new Error(`${file}: no '${a}' … '${b}' block to write the bench results into`);
-  }
-  return text.slice(0, i + a.length) + "\n" + body + "\n" + text.slice(j);
-}
-
 /** Rewrites the marked blocks of docs/performance.md and README.md from `res`. */
 export async function writePerformanceDocs(res: BenchResult, root = ROOT): Promise<string[]> {
   const out: string[] = [];
@@ -101,9 +91,7 @@ export async function writePerformanceDocs(res: BenchResult, root = ROOT): Promi
       [`${root}/README.md`, readmePerformanceLine(res)],
     ] as const
   ) {
-    const text = await Deno.readTextFile(file);
-    await writeFileAtomic(file, replaceMarked(text, body, file));
-    await formatMarkdown(file);
+    await writeMarkedBlock(file, BENCH_MARKERS, body);
     out.push(file);
   }
   return out;

@@ -4,9 +4,9 @@ import {
   BENCH_MARKERS,
   performanceMarkdown,
   readmePerformanceLine,
-  replaceMarked,
   writePerformanceDocs,
 } from "./report.ts";
+import { replaceMarked } from "../runtime/paths.ts";
 
 const RES: BenchResult = {
   date: "2026-12-07T03:00:00.000Z",
@@ -70,9 +70,12 @@ Deno.test("the performance text is made of the bench result: machine, table, bre
 Deno.test("replaceMarked rewrites only the marked block and names the file when it is missing", async () => {
   const [a, b] = BENCH_MARKERS;
   const text = `intro\n${a}\nold\n${b}\noutro\n`;
-  assert.equal(replaceMarked(text, "new", "f.md"), `intro\n${a}\nnew\n${b}\noutro\n`);
+  assert.equal(
+    replaceMarked(text, "new", "f.md", BENCH_MARKERS),
+    `intro\n${a}\nnew\n${b}\noutro\n`,
+  );
   assert.throws(
-    () => replaceMarked("no block", "x", "docs/x.md"),
+    () => replaceMarked("no block", "x", "docs/x.md", BENCH_MARKERS),
     /docs\/x\.md: no '<!-- bench:start/,
   );
   const dir = await Deno.makeTempDir();

@@ -8,8 +8,11 @@
  * @module
  */
 import { BENCHMARKS } from "../data/benchmarks.ts";
-import { type ReproConfig, reproEval } from "./pipeline.ts";
+import { type ReproConfig, reproEval, reproTrain } from "./pipeline.ts";
 import type { EvalOutput } from "../eval/evaluate.ts";
+import { RunDir } from "../train/run_dir.ts";
+import type { EvalRecord } from "../train/data.ts";
+import { tableMarkdown } from "../show/tables.ts";
 
 /** One benchmark and round: DAR, then ADaFuSE per preset (cumulative Hits@10, percent). */
 export interface BesideFullRow {
@@ -19,8 +22,26 @@ export interface BesideFullRow {
   round: number;
   /** DAR. */
   dar: number;
-  /** ADaFuSE per training preset. */
+  /** ADaFuSE per training preset (the head selected on validation). */
   adafuse: Record<string, number>;
+  /** ADaFuSE per training preset, the head after the last epoch. */
+  last: Record<string, number>;
+}
+
+/** A preset's run as its validations saw it. */
+export interface BesideFullRun {
+  /** Epochs trained. */
+  epochs: number;
+  /** Updates made. */
+  steps: number;
+  /** The epoch (1-based) whose head validation selected. */
+  bestEpoch: number;
+  /** The validation at the selected epoch and after the last one. */
+  atBest: EvalRecord;
+  /** The validation after the last epoch. */
+  atLast: EvalRecord;
+  /** Every validation, in order. */
+  validations: EvalRecord[];
 }
 
 /** What {@linkcode besideFull} measures. */
@@ -31,8 +52,10 @@ export interface BesideFull {
   presets: string[];
   /** Rounds 0 and last of every benchmark. */
   rows: BesideFullRow[];
-  /** Mean image weight `1 − w` on VisDial per preset. */
+  /** Mean image weight `1 − w` on VisDial per preset (the selected head). */
   imageWeight: Record<string, number>;
+  /** Each preset's run: epochs, the selected epoch, its first and last validations. */
+  runs: Record<string, BesideFullRun>;
 }
 
 function _hits10(e: EvalOutput, round: number): number {
@@ -51,12 +74,31 @@ export async function besideFull(
 ): Promise<BesideFull> {
   const rows: BesideFullRow[] = [];
   const imageWeight: Record<string, number> = {};
+  const runs: Record<string, BesideFullRun> = {};
+  for (const p of presets) {
+    const run = await reproTrain({ ...config, trainPreset: p, seeds: [seed] }, { seed });
+    const st = await new RunDir(run.dir).state();
+    const h = st?.history ?? [];
+    if (!st || h.length === 0) throw new Error(`${run.dir}: no validation recorded; retrain it`);
+    const atBest = h.find((e) => e.epoch === st.bestEpoch) ?? h[h.length - 1];
+    runs[p] = {
+      epochs: st.epochsDone,
+      steps: st.step,
+      bestEpoch: atBest.epoch + 1,
+      atBest,
+      atLast: h[h.length - 1],
+      validations: h,
+    };
+  }
   for (const b of BENCHMARKS) {
     const dar = await reproEval(config, b, "dar");
     const ours: Record<string, EvalOutput> = {};
+    const last: Record<string, EvalOutput> = {};
     for (const p of presets) {
       log(`beside-full: ${p}, ${b}…`);
-      ours[p] = await reproEval({ ...config, trainPreset: p, seeds: [seed] }, b, "adafuse", seed);
+      const c = { ...config, trainPreset: p, seeds: [seed] };
+      ours[p] = await reproEval(c, b, "adafuse", seed);
+      last[p] = await reproEval(c, b, "adafuse", seed, "last");
       if (b === "visdial" && ours[p].gate) {
         const w = ours[p].gate!.flat();
         imageWeight[p] = 1 - w.reduce((a, x) => a + x, 0) / w.length;
@@ -68,13 +110,14 @@ export async function besideFull(
         round,
         dar: _hits10(dar, round),
         adafuse: Object.fromEntries(presets.map((p) => [p, _hits10(ours[p], round)])),
+        last: Object.fromEntries(presets.map((p) => [p, _hits10(last[p], round)])),
       });
     }
   }
-  return { seed, presets, rows, imageWeight };
+  return { seed, presets, rows, imageWeight, runs };
 }
 
-/** The comparison as table rows: Hits@10 and ADaFuSE − DAR per preset. */
+/** The comparison as table rows: Hits@10 and ADaFuSE − DAR per preset, selected and last head. */
 export function besideFullTable(r: BesideFull): Record<string, string | number>[] {
   return r.rows.map((x) => {
     const row: Record<string, string | number> = {
@@ -83,9 +126,85 @@ export function besideFullTable(r: BesideFull): Record<string, string | number>[
       DAR: x.dar,
     };
     for (const p of r.presets) {
-      row[`ADaFuSE ${p}`] = x.adafuse[p];
-      row[`Δ ${p}`] = x.adafuse[p] - x.dar;
+      row[`Δ ${p}, selected`] = x.adafuse[p] - x.dar;
+      row[`Δ ${p}, last`] = x.last[p] - x.dar;
     }
     return row;
   });
+}
+
+/** Each preset's run: epochs, updates, the selected epoch and the gate there and at the end. */
+export function besideFullRuns(r: BesideFull): Record<string, string | number>[] {
+  const pct = (v: number | null | undefined) => v == null ? "–" : (100 * v).toFixed(1);
+  return r.presets.map((p) => {
+    const x = r.runs[p];
+    return {
+      recipe: p,
+      epochs: x.epochs,
+      updates: x.steps,
+      "selected epoch": x.bestEpoch,
+      "val Hits@10 mean, selected → last": `${pct(x.atBest.valMetric)} → ${
+        pct(x.atLast.valMetric)
+      }`,
+      "held-out gallery, selected → last": `${pct(x.atBest.heldOutMetric)} → ${
+        pct(x.atLast.heldOutMetric)
+      }`,
+      "image weight (%), selected → last": `${pct(x.atBest.gate?.mean)} → ${
+        pct(x.atLast.gate?.mean)
+      }`,
+      "gate slope vs cos(t, g), selected → last": `${x.atBest.gate?.slope?.toFixed(2) ?? "–"} → ${
+        x.atLast.gate?.slope?.toFixed(2) ?? "–"
+      }`,
+      "off-scene AUC, selected → last": `${x.atBest.gate?.auc?.toFixed(2) ?? "–"} → ${
+        x.atLast.gate?.auc?.toFixed(2) ?? "–"
+      }`,
+    };
+  });
+}
+
+/** `preset`'s validations every `every` epochs (and the first, the selected and the last). */
+export function besideFullEpochs(
+  r: BesideFull,
+  preset: string,
+  every = 5,
+): Record<string, string | number>[] {
+  const x = r.runs[preset];
+  const n = x.validations.length;
+  return x.validations.filter((e, i) =>
+    i === 0 || i === n - 1 || (e.epoch + 1) % every === 0 || e.epoch + 1 === x.bestEpoch
+  ).map((e) => ({
+    epoch: e.epoch + 1,
+    "val mean Hits@10": (100 * e.valMetric).toFixed(2),
+    "held-out gallery": e.heldOutMetric == null ? "–" : (100 * e.heldOutMetric).toFixed(2),
+    "image weight": e.gate ? `${(100 * e.gate.mean).toFixed(1)}%` : "–",
+    "slope vs cos(t, g)": e.gate ? e.gate.slope.toFixed(3) : "–",
+    "off-scene AUC": e.gate?.auc == null ? "–" : e.gate.auc.toFixed(3),
+  }));
+}
+
+/** The markers of the generated block in README.md and docs/results.md. */
+export const BESIDE_FULL_MARKERS = [
+  "<!-- beside-full:start -->",
+  "<!-- beside-full:end -->",
+] as const;
+
+/**
+ * The block `deno task beside-full` writes: the runs, Hits@10 against DAR with the selected and
+ * the last head, and (with `epochs`) the last preset's validations every 5 epochs.
+ */
+export function besideFullMarkdown(r: BesideFull, epochs = false): string {
+  const last = r.presets[r.presets.length - 1];
+  return [
+    `Training seed ${r.seed}, data seed of the figures; written by \`deno task beside-full\`.`,
+    "",
+    tableMarkdown(besideFullRuns(r)),
+    "",
+    "ADaFuSE − DAR, cumulative Hits@10 (points), with the head selected on validation and the head " +
+    "after the last epoch:",
+    "",
+    tableMarkdown(besideFullTable(r)),
+    ...(epochs
+      ? ["", `The \`${last}\` run's validations:`, "", tableMarkdown(besideFullEpochs(r, last))]
+      : []),
+  ].join("\n");
 }

@@ -70,3 +70,34 @@ export async function formatMarkdown(path: string): Promise<void> {
     throw new Error(`deno fmt ${path} failed: ${new TextDecoder().decode(out.stderr).trim()}`);
   }
 }
+
+/**
+ * `text` with the part between `markers` replaced by `body` (the markers kept); an error naming
+ * `file` when they are absent.
+ */
+export function replaceMarked(
+  text: string,
+  body: string,
+  file: string,
+  markers: readonly [string, string],
+): string {
+  const [a, b] = markers;
+  const i = text.indexOf(a), j = text.indexOf(b);
+  if (i < 0 || j < i) throw new Error(`${file}: no '${a}' … '${b}' block to write into`);
+  return text.slice(0, i + a.length) + "\n" + body + "\n" + text.slice(j);
+}
+
+/**
+ * Rewrites the block between `markers` of the Markdown file `path` with `body` (atomically), keeps
+ * the rest, then formats the file ({@linkcode formatMarkdown}): how generated numbers get into the
+ * README and docs without being copied by hand.
+ */
+export async function writeMarkedBlock(
+  path: string,
+  markers: readonly [string, string],
+  body: string,
+): Promise<void> {
+  const text = await Deno.readTextFile(path);
+  await writeFileAtomic(path, replaceMarked(text, body, path, markers));
+  await formatMarkdown(path);
+}

@@ -14,10 +14,10 @@ import { PlotlyPage } from "./chromium.ts";
 import {
   DATA_DIR,
   FIGURES_DIR,
-  formatMarkdown,
   NOTEBOOKS_DIR,
   ROOT,
   writeFileAtomic,
+  writeMarkedBlock,
 } from "../runtime/paths.ts";
 
 /** One paper-vs-ours table found in an executed notebook. */
@@ -358,17 +358,7 @@ export async function writeReport(opts: ReportOptions = {}): Promise<ReportFiles
   }
   const markdown = md.join("\n");
   if (opts.readme) {
-    const readme = opts.readme;
-    const readmeText = await Deno.readTextFile(readme);
-    const [a, b] = README_VERDICT_MARKERS;
-    const i = readmeText.indexOf(a), j = readmeText.indexOf(b);
-    if (i < 0 || j < i) throw new Error(`${readme}: no '${a}' … '${b}' block for the verdicts`);
-    await writeFileAtomic(
-      readme,
-      readmeText.slice(0, i + a.length) + "\n" + readmeVerdicts(tables) + "\n" +
-        readmeText.slice(j),
-    );
-    await formatMarkdown(readme);
+    await writeMarkedBlock(opts.readme, README_VERDICT_MARKERS, readmeVerdicts(tables));
   }
 
   // HTML page, SVGs inlined so that it needs nothing else to show every figure
