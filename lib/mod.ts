@@ -97,6 +97,7 @@ export {
   darMeanImageWeight,
   degradationSeries,
   type GateSamples,
+  provenanceLabel,
   rankTable,
   REPRO_DEFAULTS,
   type ReproConfig,

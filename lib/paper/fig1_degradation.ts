@@ -30,6 +30,24 @@ export interface DegradationSeries {
   drop: number[];
 }
 
+const _LOG_TICKS = [
+  1,
+  2,
+  5,
+  10,
+  20,
+  50,
+  100,
+  200,
+  500,
+  1_000,
+  2_000,
+  5_000,
+  10_000,
+  20_000,
+  50_000,
+];
+
 /** Figure 1: degradation rate (bars, left axis) and average rank drop (lines, right axis, log). */
 export function degradationFigure(series: DegradationSeries[], title: string): FigureSpec {
   const rounds = series[0]?.rate.map((_, r) => r) ?? [];
@@ -66,6 +84,9 @@ export function degradationFigure(series: DegradationSeries[], title: string): F
         overlaying: "y",
         side: "right",
         type: "log",
+        // readable ticks: 1-2-5 per decade, with thousands separators (not plotly's bare 2…9)
+        tickvals: _LOG_TICKS,
+        ticktext: _LOG_TICKS.map((v) => v.toLocaleString("en-US")),
       },
       legend: { orientation: "h", y: -0.2 },
       margin: { t: 60, r: 80 },

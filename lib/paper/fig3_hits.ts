@@ -38,10 +38,12 @@ export function hitsBand(
 /** Figure 3: cumulative Hits@10 per round, one panel per benchmark, with bootstrap bands. */
 export function hitsFigure(
   panels: { benchmark: string; methods: Record<string, RankTable> }[],
-  { k = 10, bands = true, reference }: {
+  { k = 10, bands = true, reference, subtitle }: {
     k?: number;
     bands?: boolean;
     reference?: { benchmark: string; label: string; values: number[] };
+    /** Where the numbers come from (e.g. {@linkcode provenanceLabel}), under the title. */
+    subtitle?: string;
   } = {},
 ): FigureSpec {
   // deno-lint-ignore no-explicit-any
@@ -96,7 +98,7 @@ export function hitsFigure(
     }
   });
   const layout = benchmarkPanelsLayout(
-    `Cumulative Hits@${k} per round`,
+    `Cumulative Hits@${k} per round${subtitle ? `<br><sub>${subtitle}</sub>` : ""}`,
     panels.map((p) => p.benchmark),
     k,
     -0.12,

@@ -42,6 +42,8 @@ export function gateFigure(
   imageWeight: ArrayLike<number>,
   darMeanImageWeight: number,
   title = "Image weight of the ADaFuSE gate against cos(t, g)",
+  band: [number, number] = paperReference().fig4_gate.adafuse_image_weight_typical_range
+    .value as [number, number],
 ): { figure: FigureSpec; trend: Trend } {
   const trend = fitTrend(cos, imageWeight);
   let lo = Infinity, hi = -Infinity;
@@ -54,6 +56,18 @@ export function gateFigure(
     trend,
     figure: {
       data: [
+        {
+          // the paper's typical range of the image weight, as a filled band behind the points
+          type: "scatter",
+          mode: "lines",
+          name: `paper: mostly ${100 * band[0]}-${100 * band[1]}%`,
+          x: [lo, hi, hi, lo, lo],
+          y: [band[0], band[0], band[1], band[1], band[0]],
+          fill: "toself",
+          fillcolor: "rgba(44, 160, 44, 0.15)",
+          line: { width: 0 },
+          hoverinfo: "skip",
+        },
         {
           type: "scattergl",
           mode: "markers",

@@ -29,10 +29,20 @@ Deno.test("figure specs have the traces and axes the paper's figures have", () =
   assert.equal(deg.data.length, 2);
   assert.equal(deg.data[1].yaxis, "y2");
   assert.deepEqual(deg.data[1].y, [5, null]);
+  // the log axis is labelled 1-2-5 per decade with thousands separators
+  assert.ok(deg.layout!.yaxis2.ticktext.includes("5,000"), deg.layout!.yaxis2.ticktext);
   const t = { count: 2, rounds: 2, ranks: Int32Array.from([0, 0, 20, 5]) };
-  const fig = hitsFigure([{ benchmark: "visdial", methods: { chatir: t } }], { bands: false });
+  const fig = hitsFigure([{ benchmark: "visdial", methods: { chatir: t } }], {
+    bands: false,
+    subtitle: "synthetic stand-in, data seed 0, training seed 0",
+  });
   assert.deepEqual(fig.data[0].y, [50, 100]);
+  assert.match(fig.layout!.title.text, /<sub>synthetic stand-in, data seed 0/);
   const g = gateFigure([0, 0.5, 1], [0.1, 0.2, 0.3], 0.445);
   assertClose(g.trend.slope, 0.2, 1e-9);
-  assert.equal(g.figure.data.length, 3);
+  // the paper's 15-25% band, the pairs, the trend, DAR's mean
+  assert.equal(g.figure.data.length, 4);
+  assert.deepEqual(Math.min(...g.figure.data[0].y), 0.15);
+  assert.deepEqual(Math.max(...g.figure.data[0].y), 0.25);
+  assert.match(g.figure.data[0].name, /paper: mostly 15-25%/);
 });

@@ -115,6 +115,21 @@ export function reproSeeds(config: Partial<ReproConfig> = {}): number[] {
   return _cfg(config).seeds;
 }
 
+/**
+ * Where a figure's numbers come from, for its subtitle: "synthetic stand-in, data seed 0, training
+ * seeds 0, 1, 2" (or "real data (DIR), …").
+ */
+export function provenanceLabel(config: Partial<ReproConfig> = {}): string {
+  const c = _cfg(config);
+  const seeds = c.seeds.length > 1
+    ? `training seeds ${c.seeds.join(", ")}`
+    : `training seed ${c.seeds[0]}`;
+  const data = c.data
+    ? `real data (${c.data.replace(/\/+$/, "").replace(/^.*\//, "")})`
+    : `synthetic stand-in, data seed ${c.seed}`;
+  return `${data}, ${seeds}`;
+}
+
 function _trainSeed(c: ReproConfig & { seeds: number[] }, trainSeed?: number): number {
   const s = trainSeed ?? c.seeds[0];
   if (!Number.isInteger(s)) throw new Error(`pipeline: training seed ${s} is not an integer`);
