@@ -90,10 +90,11 @@ export function trainingCurvesFigure(log: TrainLog, title = "Training", k = 10):
   });
   return {
     data: [
-      line(log.steps.map((s) => s.loss), "training loss", "", "#1f77b4"),
+      line(log.steps.map((s) => s.loss), "training loss", "", "#444444"),
       line(log.steps.map((s) => s.lr), "learning rate", "2", "#ff7f0e"),
       line(log.steps.map((s) => s.gradNorm), "gradient norm", "3", "#2ca02c"),
-      val(log.evals.map((e) => e.valMetric), `val mean Hits@${k}`, "#d62728"),
+      // ADaFuSE's blue, as in every figure (red is DAR's)
+      val(log.evals.map((e) => e.valMetric), `val mean Hits@${k}`, "#1f77b4"),
       val(log.evals.map((e) => e.valHits[0]), `val Hits@${k}, round 0`, "#9467bd", "dot"),
       val(log.evals.map((e) => e.valHits.at(-1)!), `val Hits@${k}, last round`, "#8c564b", "dash"),
     ],
