@@ -2,25 +2,30 @@ import { assert } from "../testing/assert.ts";
 import { main } from "./calibrate.ts";
 import { CALIBRATION_TARGETS } from "../calibration/targets.ts";
 
+/** A search on the small preset with 8 dialogues, confirmed on data seed 3, written to `out`. */
+const _tiny = (out: string, evaluations: number, dataSeeds: string, extra: string[] = []) =>
+  main([
+    "--preset",
+    "small",
+    ...extra,
+    "--evaluations",
+    String(evaluations),
+    "--dialogues",
+    "8",
+    "--confirm-dialogues",
+    "8",
+    "--data-seeds",
+    dataSeeds,
+    "--confirm-seeds",
+    "3",
+    "--out",
+    out,
+  ]);
+
 Deno.test("calibrate CLI: a tiny search and confirmation write both reports", async () => {
   const out = await Deno.makeTempDir({ prefix: "calibrate_test_" });
   try {
-    const code = await main([
-      "--preset",
-      "small",
-      "--evaluations",
-      "2",
-      "--dialogues",
-      "8",
-      "--confirm-dialogues",
-      "8",
-      "--data-seeds",
-      "4,5",
-      "--confirm-seeds",
-      "3",
-      "--out",
-      out,
-    ]);
+    const code = await _tiny(out, 2, "4,5");
     assert.equal(code, 0);
     const rep = JSON.parse(await Deno.readTextFile(`${out}/report.json`));
     assert.equal(rep.rows.length, CALIBRATION_TARGETS.length);
@@ -50,26 +55,7 @@ Deno.test("calibrate CLI: a bad number names the option", async () => {
 Deno.test("calibrate CLI: --pin holds a knob out of the search and the report says so", async () => {
   const out = await Deno.makeTempDir({ prefix: "calibrate_test_" });
   try {
-    const code = await main([
-      "--preset",
-      "small",
-      "--stage",
-      "generator",
-      "--pin",
-      "textGap=1.5",
-      "--evaluations",
-      "3",
-      "--dialogues",
-      "8",
-      "--confirm-dialogues",
-      "8",
-      "--data-seeds",
-      "4",
-      "--confirm-seeds",
-      "3",
-      "--out",
-      out,
-    ]);
+    const code = await _tiny(out, 3, "4", ["--stage", "generator", "--pin", "textGap=1.5"]);
     assert.equal(code, 0);
     const rep = JSON.parse(await Deno.readTextFile(`${out}/report.json`));
     assert.equal(rep.knobs.textGap, 1.5);

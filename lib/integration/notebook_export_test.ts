@@ -21,6 +21,20 @@ function _run(cmd: string, args: string[]): { code: number; out: string; err: st
   return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
 }
 
+/** Converts notebook `name` to HTML in `dir` with the installed nbconvert; returns the file. */
+function _toHtml(name: string, dir: string): string {
+  const r = _run("jupyter", [
+    "nbconvert",
+    "--to",
+    "html",
+    "--output-dir",
+    dir,
+    `${NOTEBOOKS_DIR}/${name}`,
+  ]);
+  assert.equal(r.code, 0, `${name}: nbconvert failed: ${r.err.slice(-400)}`);
+  return `${dir}/${name.replace(/\.ipynb$/, ".html")}`;
+}
+
 Deno.test("committed notebooks validate against their declared nbformat", () => {
   const script = "import sys, nbformat\n" +
     "for p in sys.argv[1:]:\n" +
@@ -53,16 +67,7 @@ Deno.test("nbconvert's HTML of every notebook shows each figure as an image", ()
       const figures = nb.cells.flatMap((c: { outputs?: { data?: object }[] }) => c.outputs ?? [])
         .filter((o: { data?: object }) => o.data && "application/vnd.plotly.v1+json" in o.data)
         .length;
-      const r = _run("jupyter", [
-        "nbconvert",
-        "--to",
-        "html",
-        "--output-dir",
-        dir,
-        `${NOTEBOOKS_DIR}/${n}`,
-      ]);
-      assert.equal(r.code, 0, `${n}: nbconvert failed: ${r.err.slice(-400)}`);
-      const html = Deno.readTextFileSync(`${dir}/${n.replace(/\.ipynb$/, ".html")}`);
+      const html = Deno.readTextFileSync(_toHtml(n, dir));
       const images = html.match(/<img [^>]*src="data:image\/png;base64,/g)?.length ?? 0;
       assert.ok(images >= figures, `${n}: ${figures} figures but ${images} images in the HTML`);
     }
@@ -77,16 +82,7 @@ Deno.test("Chromium shows the lesson (nbconvert HTML) and the report's verdicts 
   try {
     const lesson = NOTEBOOKS.find((n) => n.startsWith("11_"));
     assert.ok(lesson, "notebooks/11_*.ipynb is missing");
-    const r = _run("jupyter", [
-      "nbconvert",
-      "--to",
-      "html",
-      "--output-dir",
-      dir,
-      `${NOTEBOOKS_DIR}/${lesson}`,
-    ]);
-    assert.equal(r.code, 0, `${lesson}: nbconvert failed: ${r.err.slice(-400)}`);
-    await page.goto(`file://${dir}/${lesson.replace(/\.ipynb$/, ".html")}`);
+    await page.goto(`file://${_toHtml(lesson, dir)}`);
     const images = await page.evaluate(
       `Promise.all([...document.images].map((i) => i.decode().then(() => i.naturalWidth, () => 0)))`,
     ) as number[];
