@@ -189,21 +189,28 @@ export const BESIDE_FULL_MARKERS = [
 ] as const;
 
 /**
- * The block `deno task beside-full` writes: the runs, Hits@10 against DAR with the selected and
- * the last head, and (with `epochs`) the last preset's validations every 5 epochs.
+ * The block `deno task beside-full` writes: the runs and ADaFuSE − DAR with the selected and the
+ * last head; `full` adds every benchmark (else VisDial alone), the held-out gallery and the last
+ * preset's validations every 5 epochs (docs/results.md; the README gets the short form).
  */
-export function besideFullMarkdown(r: BesideFull, epochs = false): string {
+export function besideFullMarkdown(r: BesideFull, full = false): string {
   const last = r.presets[r.presets.length - 1];
+  const runs = besideFullRuns(r).map((row) =>
+    full ? row : Object.fromEntries(
+      Object.entries(row).filter(([k]) => !/^(epochs|held-out|val Hits)/.test(k)),
+    )
+  );
+  const rows = besideFullTable(r).filter((row) => full || row.benchmark === "visdial");
   return [
     `Training seed ${r.seed}, data seed of the figures; written by \`deno task beside-full\`.`,
     "",
-    tableMarkdown(besideFullRuns(r)),
+    tableMarkdown(runs),
     "",
-    "ADaFuSE − DAR, cumulative Hits@10 (points), with the head selected on validation and the head " +
-    "after the last epoch:",
+    `ADaFuSE − DAR, cumulative Hits@10 (points${full ? "" : ", VisDial"}), with the head ` +
+    "selected on validation and the head after the last epoch:",
     "",
-    tableMarkdown(besideFullTable(r)),
-    ...(epochs
+    tableMarkdown(rows),
+    ...(full
       ? ["", `The \`${last}\` run's validations:`, "", tableMarkdown(besideFullEpochs(r, last))]
       : []),
   ].join("\n");
