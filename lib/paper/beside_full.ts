@@ -36,11 +36,7 @@ export interface BesideFullRun {
   steps: number;
   /** The epoch (1-based) whose head validation selected. */
   bestEpoch: number;
-  /** The validation at the selected epoch and after the last one. */
-  atBest: EvalRecord;
-  /** The validation after the last epoch. */
-  atLast: EvalRecord;
-  /** Every validation, in order. */
+  /** Every validation, in order (the last one is after the last epoch). */
   validations: EvalRecord[];
 }
 
@@ -52,8 +48,6 @@ export interface BesideFull {
   presets: string[];
   /** Rounds 0 and last of every benchmark. */
   rows: BesideFullRow[];
-  /** Mean image weight `1 − w` on VisDial per preset (the selected head). */
-  imageWeight: Record<string, number>;
   /** Each preset's run: epochs, the selected epoch, its first and last validations. */
   runs: Record<string, BesideFullRun>;
 }
@@ -73,20 +67,16 @@ export async function besideFull(
   log: (s: string) => void = () => {},
 ): Promise<BesideFull> {
   const rows: BesideFullRow[] = [];
-  const imageWeight: Record<string, number> = {};
   const runs: Record<string, BesideFullRun> = {};
   for (const p of presets) {
     const run = await reproTrain({ ...config, trainPreset: p, seeds: [seed] }, { seed });
     const st = await new RunDir(run.dir).state();
     const h = st?.history ?? [];
     if (!st || h.length === 0) throw new Error(`${run.dir}: no validation recorded; retrain it`);
-    const atBest = h.find((e) => e.epoch === st.bestEpoch) ?? h[h.length - 1];
     runs[p] = {
       epochs: st.epochsDone,
       steps: st.step,
-      bestEpoch: atBest.epoch + 1,
-      atBest,
-      atLast: h[h.length - 1],
+      bestEpoch: st.bestEpoch + 1,
       validations: h,
     };
   }
@@ -99,10 +89,6 @@ export async function besideFull(
       const c = { ...config, trainPreset: p, seeds: [seed] };
       ours[p] = await reproEval(c, b, "adafuse", seed);
       last[p] = await reproEval(c, b, "adafuse", seed, "last");
-      if (b === "visdial" && ours[p].gate) {
-        const w = ours[p].gate!.flat();
-        imageWeight[p] = 1 - w.reduce((a, x) => a + x, 0) / w.length;
-      }
     }
     for (const round of [0, dar.rounds - 1]) {
       rows.push({
@@ -114,7 +100,7 @@ export async function besideFull(
       });
     }
   }
-  return { seed, presets, rows, imageWeight, runs };
+  return { seed, presets, rows, runs };
 }
 
 /** The comparison as table rows: Hits@10 and ADaFuSE − DAR per preset, selected and last head. */
@@ -136,28 +122,23 @@ export function besideFullTable(r: BesideFull): Record<string, string | number>[
 /** Each preset's run: epochs, updates, the selected epoch and the gate there and at the end. */
 export function besideFullRuns(r: BesideFull): Record<string, string | number>[] {
   const pct = (v: number | null | undefined) => v == null ? "–" : (100 * v).toFixed(1);
+  const num = (v: number | null | undefined) => v == null ? "–" : v.toFixed(2);
   return r.presets.map((p) => {
     const x = r.runs[p];
+    const best = x.validations.find((e) => e.epoch + 1 === x.bestEpoch) ?? x.validations.at(-1)!;
+    const last = x.validations.at(-1)!;
+    // one validation quantity at the selected epoch and after the last one
+    const pair = (f: (e: EvalRecord) => string) => `${f(best)} → ${f(last)}`;
     return {
       recipe: p,
       epochs: x.epochs,
       updates: x.steps,
       "selected epoch": x.bestEpoch,
-      "val Hits@10 mean, selected → last": `${pct(x.atBest.valMetric)} → ${
-        pct(x.atLast.valMetric)
-      }`,
-      "held-out gallery, selected → last": `${pct(x.atBest.heldOutMetric)} → ${
-        pct(x.atLast.heldOutMetric)
-      }`,
-      "image weight (%), selected → last": `${pct(x.atBest.gate?.mean)} → ${
-        pct(x.atLast.gate?.mean)
-      }`,
-      "gate slope vs cos(t, g), selected → last": `${x.atBest.gate?.slope?.toFixed(2) ?? "–"} → ${
-        x.atLast.gate?.slope?.toFixed(2) ?? "–"
-      }`,
-      "off-scene AUC, selected → last": `${x.atBest.gate?.auc?.toFixed(2) ?? "–"} → ${
-        x.atLast.gate?.auc?.toFixed(2) ?? "–"
-      }`,
+      "val Hits@10 mean, selected → last": pair((e) => pct(e.valMetric)),
+      "held-out gallery, selected → last": pair((e) => pct(e.heldOutMetric)),
+      "image weight (%), selected → last": pair((e) => pct(e.gate?.mean)),
+      "gate slope vs cos(t, g), selected → last": pair((e) => num(e.gate?.slope)),
+      "off-scene AUC, selected → last": pair((e) => num(e.gate?.auc)),
     };
   });
 }
