@@ -25,7 +25,12 @@ import {
   type SyntheticData,
 } from "../data/synthetic/generator.ts";
 import { CALIBRATION_KNOBS, TEXT_KNOBS } from "../calibration/search.ts";
-import { CALIBRATION_TARGETS, targetMiss, targetValues } from "../calibration/targets.ts";
+import {
+  CALIBRATION_TARGETS,
+  type CalibrationTarget,
+  targetMiss,
+  targetValues,
+} from "../calibration/targets.ts";
 import { type CalibrationReport } from "../calibration/report.ts";
 import { measureCalibrationOn } from "../calibration/measure.ts";
 import { REGIME_GEOMETRY_TEXT_GAP } from "./regime.ts";
@@ -57,11 +62,18 @@ export interface ProbeSetting {
   overrides: Partial<SyntheticConfig>;
 }
 
+/** The calibration target `id` and its index in the table. */
+function _target(id: string): { t: CalibrationTarget; i: number } {
+  const i = CALIBRATION_TARGETS.findIndex((t) => t.id === id);
+  if (i < 0) throw new Error(`lib/paper/regime_recalibration.ts: no calibration target '${id}'`);
+  return { t: CALIBRATION_TARGETS[i], i };
+}
+
 /** The four generators of the probe (see the module doc), from the search's report. */
 export function probeSettings(report: CalibrationReport): ProbeSetting[] {
   const gap = { textGap: RECALIBRATION_TEXT_GAP };
   return [
-    { setting: "the stand-in (textGap 7.72)", overrides: {} },
+    { setting: `the stand-in (textGap ${syntheticConfig().textGap})`, overrides: {} },
     { setting: "published text gap, the stand-in's generator", overrides: gap },
     {
       setting: "published text gap, generator re-searched",
@@ -145,7 +157,7 @@ export async function recalibrationProbe(
     const data = generateSynthetic(cfg, { benchmarksOnly: true });
     const stats = await measureCalibrationOn(data, { dialogues });
     const v = targetValues(stats);
-    const at = (id: string) => v[CALIBRATION_TARGETS.findIndex((t) => t.id === id)];
+    const at = (id: string) => v[_target(id).i];
     const degr = CALIBRATION_TARGETS.flatMap((t, i) =>
       t.id.startsWith("dar_degradation_visdial_") ? [v[i]] : []
     );
@@ -191,7 +203,7 @@ const _PUBLISHED: readonly { id: string; key: keyof ProbeRow; digits: number }[]
  */
 export function probeComparison(rows: ProbeRow[]): Record<string, string>[] {
   return _PUBLISHED.map(({ id, key, digits }) => {
-    const t = CALIBRATION_TARGETS.find((x) => x.id === id)!;
+    const { t } = _target(id);
     const label = key === "degradation"
       ? "DAR degradation rate, visdial, mean over rounds 2..10"
       : t.label;
@@ -208,7 +220,7 @@ export function probeComparison(rows: ProbeRow[]): Record<string, string>[] {
  * each with the published interval the calibration holds it to.
  */
 export function probeFigure(rows: ProbeRow[], title: string): FigureSpec {
-  const band = (id: string) => CALIBRATION_TARGETS.find((t) => t.id === id)!;
+  const band = (id: string) => _target(id).t;
   const drop = band("dar_rank_drop_visdial");
   const gain = band("dar_minus_chatir_r0_visdial");
   const x = rows.map((r) => r.setting.replace(", ", ",<br>"));
