@@ -5,12 +5,12 @@
  * Reproduces every figure: the data bundle, ChatIR and DAR on the four benchmarks, the trained
  * head, ADaFuSE on the four benchmarks, the gate samples, with `--all` the studies beyond the
  * paper (ablations, robustness landscape, training regime, the published text geometry; synthetic
- * data only), then every
- * notebook (which find all of it cached and draw the figures into `figures/`). Each
- * step is cached, so a stopped run continues where it stopped. `--notebooks-out DIR` writes the executed notebooks there instead
- * of in place. `--seeds 0,1,2` trains and evaluates the head once per training seed (the data
- * stay those of `--seed`); without `--seeds`, the training seeds are 0, 1, 2
- * ({@linkcode REPRO_TRAINING_SEEDS}), or `--seed` alone when it is given.
+ * data only), then every notebook (which find all of it cached and draw the figures into
+ * `figures/`). Each step is cached, so a stopped run continues where it stopped.
+ * `--notebooks-out DIR` writes the executed notebooks there instead of in place. `--seeds 0,1,2`
+ * trains and evaluates the head once per training seed (the data stay those of `--seed`); without
+ * `--seeds`, the training seeds are 0, 1, 2 ({@linkcode REPRO_TRAINING_SEEDS}), or `--seed` alone
+ * when it is given.
  *
  * @module
  */
@@ -125,7 +125,8 @@ export function parseReproArgs(
 /**
  * Runs every step; returns the seconds each took. With `beyond` (`--all`) the studies beyond
  * the paper run too (ablations, the robustness landscape, the training regime, the published text
- * geometry; notebooks 07-10, 12 and 13); on synthetic data only, since they need its latent truths or regenerate it.
+ * geometry; notebooks 07-10, 12 and 13); on synthetic data only, since they need its latent
+ * truths or regenerate it.
  */
 export async function runRepro(
   config: ReproConfig,

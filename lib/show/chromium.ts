@@ -164,30 +164,25 @@ export class PlotlyPage {
 
   /** A PNG screenshot of the whole page at `width` CSS pixels (height up to `maxHeight`). */
   async screenshot(width = 1200, maxHeight = 16_000): Promise<Uint8Array> {
-    const metrics = (height: number) =>
-      this.#send("Emulation.setDeviceMetricsOverride", {
-        width,
-        height,
-        deviceScaleFactor: 1,
-        mobile: false,
-      });
-    await metrics(800);
+    await this.#viewport(width, 800);
     const h: number = await this.evaluate("Math.ceil(document.documentElement.scrollHeight)");
-    await metrics(Math.min(Math.max(h, 1), maxHeight));
-    const { data } = await this.#send("Page.captureScreenshot", { format: "png" });
-    return Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+    return await this.firstScreen(width, Math.min(Math.max(h, 1), maxHeight));
   }
 
   /** A PNG of the first screen only: `width` × `height` CSS pixels from the top of the page. */
   async firstScreen(width = 1200, height = 900): Promise<Uint8Array> {
-    await this.#send("Emulation.setDeviceMetricsOverride", {
+    await this.#viewport(width, height);
+    const { data } = await this.#send("Page.captureScreenshot", { format: "png" });
+    return Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+  }
+
+  #viewport(width: number, height: number) {
+    return this.#send("Emulation.setDeviceMetricsOverride", {
       width,
       height,
       deviceScaleFactor: 1,
       mobile: false,
     });
-    const { data } = await this.#send("Page.captureScreenshot", { format: "png" });
-    return Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
   }
 
   /**
