@@ -26,7 +26,11 @@ import { prepareCorpus, rankTargets } from "../model/ranking.ts";
 import { Rng } from "../runtime/rng.ts";
 import { randomUnitRows } from "../runtime/rows.ts";
 import { loadBundle } from "../data/bundle.ts";
-import { trainFlopsPerSample } from "../model/head_math.ts";
+import { HeadMath, trainFlopsPerSample } from "../model/head_math.ts";
+import { fusionConfig } from "../model/config.ts";
+import { jsSgemm } from "../runtime/js_sgemm.ts";
+import { AdamWKernel, adamwSlice } from "../train/parallel/adamw.ts";
+import { bufferViews, createSharedBuffers } from "../train/parallel/buffers.ts";
 import { type BlasLibrary, openBlas } from "../runtime/blas.ts";
 import {
   installNativeMatMul,
@@ -246,7 +250,9 @@ export interface StepBreakdown {
   productMs: number;
   /** In the workers' elementwise work (the kernel's time outside products). */
   elementwiseMs: number;
-  /** The rest: loss, gradient norm, AdamW, messages, waiting. */
+  /** In the optimizer step: the gradient's norm and AdamW on every worker, with their messages. */
+  optimizerMs: number;
+  /** The rest: the loss, the micro-batch's messages, waiting. */
   otherMs: number;
   /** Matrix-product FLOPs of one sample's step (lib/model/head_math.ts). */
   flopsPerSample: number;
@@ -277,28 +283,35 @@ export async function benchTrainDataParallel(
   };
   const dp = await DataParallelTrainer.create({ workers, seed: 0 });
   try {
-    let seed = 1;
-    const step = () => dp.step({ ...b, rows: batch, seed: seed++ }, 5e-5);
+    let seed = 1, optMs = 0;
+    const step = async () => {
+      await dp.microBatch({ ...b, rows: batch, seed: seed++ });
+      const t = performance.now();
+      await dp.update(5e-5);
+      optMs = performance.now() - t;
+    };
     for (let i = 0; i < o.warmup; i++) await step();
     await dp.timing();
-    const times: number[] = [], prod: number[] = [], kern: number[] = [];
+    const times: number[] = [], prod: number[] = [], kern: number[] = [], opt: number[] = [];
     for (let i = 0; i < o.runs; i++) {
       const t0 = performance.now();
       await step();
       times.push((performance.now() - t0) / 1000);
+      opt.push(optMs);
       const tm = await dp.timing();
       prod.push(tm.reduce((a, x) => a + x.productMs, 0) / tm.length);
       kern.push(tm.reduce((a, x) => a + x.kernelMs, 0) / tm.length);
     }
     const m = median(times);
     const flops = trainFlopsPerSample(dp.config);
-    const productMs = median(prod), kernelMs = median(kern);
+    const productMs = median(prod), kernelMs = median(kern), optimizerMs = median(opt);
     const perCore = (flops * batch / Math.max(1, dp.workers)) / (productMs / 1000) / 1e9;
     const breakdown: StepBreakdown = {
       updateMs: m * 1000,
       productMs,
       elementwiseMs: kernelMs - productMs,
-      otherMs: m * 1000 - kernelMs,
+      optimizerMs,
+      otherMs: m * 1000 - kernelMs - optimizerMs,
       flopsPerSample: flops,
       stepGflops: (flops * batch) / m / 1e9,
       productGflopsPerCore: perCore,
@@ -323,14 +336,86 @@ export function breakdownTable(res: BenchResult): string {
       `train b${b}: ${x.updateMs.toFixed(1)} ms an update = products ${x.productMs.toFixed(1)} ` +
         `(${pct(x.productMs)}) + elementwise ${x.elementwiseMs.toFixed(1)} (${
           pct(x.elementwiseMs)
-        }) + loss, optimizer and messages ${x.otherMs.toFixed(1)} (${pct(x.otherMs)}); ` +
+        }) + ${
+          // bench.json files from before the optimizer was timed apart count it in the rest
+          x.optimizerMs === undefined
+            ? "loss, optimizer and messages"
+            : `optimizer (norm and AdamW) ${x.optimizerMs.toFixed(1)} (${
+              pct(x.optimizerMs)
+            }) + loss and messages`} ${x.otherMs.toFixed(1)} (${pct(x.otherMs)}); ` +
         `whole step ${x.stepGflops.toFixed(0)} GFLOP/s (${
           (x.flopsPerSample / 1e6).toFixed(1)
         } MFLOP a sample); products ${x.productGflopsPerCore.toFixed(0)} GFLOP/s a core, ` +
         `so products alone would allow ${x.productCeiling.toFixed(0)} samples/s`,
     );
   }
+  // deno-lint-ignore no-explicit-any
+  const opt = (res.ours as any).optimizer as OptimizerBench | undefined;
+  if (opt) {
+    lines.push(
+      `AdamW over the ${(opt.params / 1e6).toFixed(1)} M parameters on one core: WebAssembly ` +
+        `kernel ${opt.kernelMs.toFixed(1)} ms, scalar TypeScript loop ${
+          opt.scalarMs.toFixed(1)
+        } ms ` +
+        `(${(opt.scalarMs / opt.kernelMs).toFixed(2)}x), ${
+          opt.identical ? "the same" : "DIFFERENT"
+        } bits`,
+    );
+  }
   return lines.join("\n");
+}
+
+/** One core's AdamW pass over the default head's parameters, kernel against its definition. */
+export interface OptimizerBench {
+  /** Parameters updated. */
+  params: number;
+  /** Median milliseconds of the WebAssembly kernel (lib/train/parallel/adamw.ts). */
+  kernelMs: number;
+  /** Median milliseconds of the scalar loop that defines the update. */
+  scalarMs: number;
+  /** Whether both gave the same weights and moments, bit for bit. */
+  identical: boolean;
+}
+
+/**
+ * Times AdamW over the default head's parameters (or `n`) on one core: the WebAssembly kernel
+ * that the trainer runs against the scalar loop that defines it, on the same random state.
+ */
+export function benchOptimizer(
+  o: Pick<BenchOptions, "warmup" | "runs">,
+  n = new HeadMath(fusionConfig(), jsSgemm).size,
+): OptimizerBench {
+  const bufs = createSharedBuffers(n), views = bufferViews(bufs);
+  const rng = new Rng(3);
+  for (let i = 0; i < n; i++) {
+    views.sum[i] = rng.normal() * 1e-3;
+    views.weights[i] = rng.normal() * 0.02;
+  }
+  const ref = { p: views.weights.slice(), m: views.m.slice(), v: views.v.slice() };
+  const kernel = new AdamWKernel(bufs);
+  const args = (step: number) => ({
+    lr: 1e-4,
+    step,
+    coef: 1,
+    opts: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 },
+    noDecay: [] as [number, number][],
+  });
+  const k: number[] = [], sc: number[] = [];
+  for (let i = 0; i < o.warmup + o.runs; i++) {
+    const t0 = performance.now();
+    kernel.update(0, n, args(i + 1));
+    const t1 = performance.now();
+    adamwSlice(ref.p, ref.m, ref.v, views.sum, 0, n, args(i + 1));
+    const t2 = performance.now();
+    if (i >= o.warmup) k.push(t1 - t0), sc.push(t2 - t1);
+  }
+  const same = (a: Float32Array, b: Float32Array) => a.every((x, i) => Object.is(x, b[i]));
+  return {
+    params: n,
+    kernelMs: median(k),
+    scalarMs: median(sc),
+    identical: same(views.weights, ref.p) && same(views.m, ref.m) && same(views.v, ref.v),
+  };
 }
 
 /** Samples/s of the stock single-threaded step (tfjs autodiff, as lib/train/loop.ts steps). */
@@ -726,6 +811,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     train[String(b)] = await benchTrainDataParallel(b, workers, o);
   }
   ours.trainPeakRssMB = peakRssMB();
+  o.log("bench: ours, AdamW on one core, WebAssembly kernel against the scalar loop…");
+  ours.optimizer = benchOptimizer(o);
   const extra: Record<string, unknown> = {};
   if (!o.quick) {
     const b = o.batches[o.batches.length - 1];

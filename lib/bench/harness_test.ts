@@ -3,6 +3,7 @@ import { assert } from "../testing/assert.ts";
 import { initBackend } from "../runtime/backend.ts";
 import {
   benchFullRecipe,
+  benchOptimizer,
   benchProducts,
   type ProductRow,
   productTable,
@@ -80,4 +81,11 @@ Deno.test("benchFullRecipe trains the given recipe end to end (here: tiny) and t
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("benchOptimizer: times the AdamW kernel against its scalar definition, same bits", () => {
+  const r = benchOptimizer({ warmup: 1, runs: 2 }, 10_001);
+  assert.equal(r.params, 10_001);
+  assert.ok(r.identical, "kernel and scalar loop disagree");
+  assert.ok(r.kernelMs > 0 && r.scalarMs > 0);
 });

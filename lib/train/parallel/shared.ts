@@ -17,34 +17,25 @@
 import { type StateDict } from "../../model/fusion_head.ts";
 import type { FusionConfig } from "../../model/config.ts";
 import { flatWeights, Replica } from "./replica.ts";
-import { adamwSlice, sumOfSquares } from "./adamw.ts";
+import { AdamWKernel } from "./adamw.ts";
+import { bufferViews, type SharedBuffers } from "./buffers.ts";
 import { HeadBatch } from "../../model/head_math.ts";
-
-/** The flat buffers shared by all replicas (SharedArrayBuffers with workers). */
-export interface SharedBuffers {
-  /** The gradient of the update (summed over its micro-batches; every replica writes a share). */
-  sum: ArrayBufferLike;
-  /** The master weights. */
-  weights: ArrayBufferLike;
-  /** AdamW first moments. */
-  m: ArrayBufferLike;
-  /** AdamW second moments. */
-  v: ArrayBufferLike;
-}
 
 /** Holds one replica and answers the requests listed in the module documentation. */
 export class ReplicaHost {
   #r: Replica | undefined;
   #index = 0;
   #config: FusionConfig | undefined;
-  #sum: Float32Array<ArrayBufferLike> = new Float32Array(0);
-  #w: Float32Array<ArrayBufferLike> = new Float32Array(0);
-  #m: Float32Array<ArrayBufferLike> = new Float32Array(0);
-  #v: Float32Array<ArrayBufferLike> = new Float32Array(0);
+  #adamw: AdamWKernel | undefined;
 
   #replica(): Replica {
     if (!this.#r) throw new Error("data-parallel replica: got a request before init");
     return this.#r;
+  }
+
+  #kernel(): AdamWKernel {
+    if (!this.#adamw) throw new Error("data-parallel replica: got a request before init");
+    return this.#adamw;
   }
 
   /** Answers one request: the reply fields and the buffers to transfer with them. */
@@ -56,17 +47,15 @@ export class ReplicaHost {
         const config = m.config as FusionConfig, sd = m.sd as StateDict;
         this.#config = config;
         this.#index = m.index;
-        this.#sum = new Float32Array(b.sum);
-        this.#w = new Float32Array(b.weights);
-        this.#m = new Float32Array(b.m);
-        this.#v = new Float32Array(b.v);
+        const { sum, weights } = bufferViews(b);
+        this.#adamw = new AdamWKernel(b);
         // Replica 0 writes the initial weights; the trainer starts no step before every
         // replica has answered.
-        if (this.#index === 0) await flatWeights(config, sd, this.#w);
+        if (this.#index === 0) await flatWeights(config, sd, weights);
         this.#r = new Replica(
           config,
-          this.#w,
-          this.#sum,
+          weights,
+          sum,
           sd["logit_scale"].data[0],
           m.index,
           m.parts,
@@ -89,9 +78,9 @@ export class ReplicaHost {
         this.#replica().weightGrads(m.rows, m.accumulate);
         return [{}, []];
       case "reduce":
-        return [{ ss: sumOfSquares(this.#sum, m.lo, m.hi) }, []];
+        return [{ ss: this.#kernel().sumOfSquares(m.lo, m.hi) }, []];
       case "adam":
-        adamwSlice(this.#w, this.#m, this.#v, this.#sum, m.lo, m.hi, m.args);
+        this.#kernel().update(m.lo, m.hi, m.args);
         return [{}, []];
       case "timing":
         return [{ timing: this.#replica().timing() }, []];

@@ -40,7 +40,8 @@ import { infoNceGrad } from "../loss.ts";
 import { FusionHead, type StateDict } from "../../model/fusion_head.ts";
 import { type FusionConfig, fusionConfig, stateDictSpec } from "../../model/config.ts";
 import type { ReplicaParam } from "./replica.ts";
-import { ReplicaHost, type SharedBuffers } from "./shared.ts";
+import { ReplicaHost } from "./shared.ts";
+import { bufferViews, createSharedBuffers, type SharedBuffers } from "./buffers.ts";
 import { HeadBatch, type Sgemm, type ShardStats } from "../../model/head_math.ts";
 import { type Blas, openBlas, requestedBlas } from "../../runtime/blas.ts";
 import { jsSgemm } from "../../runtime/js_sgemm.ts";
@@ -191,6 +192,7 @@ export class DataParallelTrainer {
   #ends: _Endpoint[];
   #bufs: SharedBuffers;
   #sum: Float32Array;
+  #weights: Float32Array;
   #m: Float32Array;
   #v: Float32Array;
   #slices: [number, number][];
@@ -220,9 +222,11 @@ export class DataParallelTrainer {
     this.adamw = adamw;
     this.#ends = ends;
     this.#bufs = bufs;
-    this.#sum = new Float32Array(bufs.sum);
-    this.#m = new Float32Array(bufs.m);
-    this.#v = new Float32Array(bufs.v);
+    const views = bufferViews(bufs);
+    this.#sum = views.sum;
+    this.#weights = views.weights;
+    this.#m = views.m;
+    this.#v = views.v;
     this.#logitScale = logitScale;
     const total = this.#sum.length, n = ends.length;
     this.#slices = Array.from(
@@ -269,14 +273,7 @@ export class DataParallelTrainer {
     const total = stateDictSpec(config)
       .filter((s) => s.name !== "logit_scale" || config.learnableScale)
       .reduce((a, s) => a + s.count, 0);
-    const mk = (): ArrayBufferLike =>
-      workers ? new SharedArrayBuffer(total * 4) : new ArrayBuffer(total * 4);
-    const bufs: SharedBuffers = {
-      sum: mk(),
-      weights: mk(),
-      m: mk(),
-      v: mk(),
-    };
+    const bufs = createSharedBuffers(total);
     const ends: _Endpoint[] = [];
     for (let i = 0; i < n; i++) ends.push(workers ? new _WorkerEndpoint(i) : new _LocalEndpoint());
     try {
@@ -431,7 +428,7 @@ export class DataParallelTrainer {
           return e.call("adam", { lo, hi, args });
         }),
       );
-      if (lsOffset >= 0) this.#logitScale = new Float32Array(this.#bufs.weights)[lsOffset];
+      if (lsOffset >= 0) this.#logitScale = this.#weights[lsOffset];
       this.#micro = 0;
       this.#dLogitScale = 0;
       return { gradNorm: norm, microBatches: m };
