@@ -132,6 +132,16 @@ export function readNpy(bytes: Uint8Array, name = "array"): NdArray {
         `the file has ${bytes.length - off}; the file was cut short, re-save or re-copy it`,
     );
   }
+  if (code === "f2") {
+    // decoded into a fresh float32 array, so the halves are read in place where aligned
+    const at = bytes.byteOffset + off;
+    const half = at % 2 === 0
+      ? new Float16Array(bytes.buffer, at, count)
+      : new Float16Array(bytes.slice(off, off + need).buffer);
+    const out = new Float32Array(count);
+    out.set(half); // exact: every half is a float32
+    return { dtype: "float32", shape, data: out };
+  }
   // slice() copies into a fresh, aligned buffer.
   const raw = bytes.slice(off, off + need).buffer;
   switch (code) {
@@ -145,11 +155,6 @@ export function readNpy(bytes: Uint8Array, name = "array"): NdArray {
       return { dtype: "uint8", shape, data: new Uint8Array(raw) };
     case "b1":
       return { dtype: "bool", shape, data: new Uint8Array(raw).map((v) => (v ? 1 : 0)) };
-    case "f2": {
-      const out = new Float32Array(count);
-      out.set(new Float16Array(raw)); // exact: every half is a float32
-      return { dtype: "float32", shape, data: out };
-    }
     default: { // i8
       const v = new BigInt64Array(raw);
       const out = new Int32Array(count);

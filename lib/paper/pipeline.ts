@@ -21,7 +21,7 @@
  */
 import { initBackend } from "../runtime/backend.ts";
 import { DAR_SCHEDULE, darWeights, rowCosines } from "../eval/baselines.ts";
-import { loadBundle } from "../data/bundle.ts";
+import { BundleCache } from "../data/bundle_cache.ts";
 import { loadCheckpoint } from "../model/checkpoint.ts";
 import { type EvalMethod, type EvalOutput, runEval } from "../eval/evaluate.ts";
 import { trainOnBundle, type TrainOnBundleOptions } from "../train/run.ts";
@@ -185,6 +185,12 @@ export function trainConfigOf(config: Partial<ReproConfig> = {}): TrainConfig {
 }
 
 /**
+ * The bundle the pipeline read last: training seeds and the gate samples read the same training
+ * split in turn, once per process with it (lib/data/bundle_cache.ts).
+ */
+const _bundles = new BundleCache();
+
+/**
  * Trains the head once per (data, training config, training seed) and returns the run; a
  * finished run of the same config is reused without a word, a stopped one is resumed. A
  * `trainSet` with a `seed` would override the seed: use `seeds` instead. Without `onProgress`
@@ -213,6 +219,7 @@ export async function reproTrain(
       : undefined;
     await trainOnBundle(data, trainCfg, {
       outDir: dir,
+      loadData: (dir, splits) => _bundles.load(dir, splits),
       resume: state !== undefined && !state.finished,
       onProgress: bar?.onProgress ?? opts.onProgress,
       log: bar?.log ?? opts.log,
@@ -349,7 +356,7 @@ export async function reproGate(
   const cached = await readJsonIfExists<GateSamples>(out);
   if (cached) return cached;
   await initBackend();
-  const bundle = await loadBundle(data, { splits: [split] });
+  const bundle = await _bundles.load(data, [split]);
   const s = bundle.splits[split];
   const { rounds, dim } = bundle;
   const total = s.count * rounds;
