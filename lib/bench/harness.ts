@@ -27,6 +27,7 @@ import { Rng } from "../runtime/rng.ts";
 import { randomUnitRows } from "../runtime/rows.ts";
 import { loadBundle } from "../data/bundle.ts";
 import { HeadMath, trainFlopsPerSample } from "../model/head_math.ts";
+import { type EtaCheck, etaLine, EtaRecorder } from "./eta.ts";
 import { fusionConfig } from "../model/config.ts";
 import { jsSgemm } from "../runtime/js_sgemm.ts";
 import { AdamWKernel, adamwSlice } from "../train/parallel/adamw.ts";
@@ -39,7 +40,12 @@ import {
 } from "../runtime/native_kernels.ts";
 import { ensureSynthetic } from "../data/synthetic/generator.ts";
 import { train as trainRun } from "../train/loop.ts";
-import { defaultTrainConfig, type TrainConfig, trainConfigHash } from "../train/config.ts";
+import {
+  defaultTrainConfig,
+  type TrainConfig,
+  trainConfig,
+  trainConfigHash,
+} from "../train/config.ts";
 
 /** Options of {@linkcode runBench}. */
 export interface BenchOptions {
@@ -74,6 +80,8 @@ export interface BenchOptions {
    * synthetic data (VisDial-train's 123,287 training dialogues): long (over an hour here).
    */
   full: boolean;
+  /** The training preset `full` times (default `default`, the paper's recipe; `repro` is short). */
+  fullPreset?: string;
   /** Rewrite the bench blocks of docs/performance.md and README.md (lib/bench/report.ts). */
   docs: boolean;
   /** Progress lines. */
@@ -350,6 +358,9 @@ export function breakdownTable(res: BenchResult): string {
     );
   }
   // deno-lint-ignore no-explicit-any
+  const full = (res.ours as any).full as { eta?: EtaCheck[] } | undefined;
+  if (full?.eta) lines.push(`full recipe, the progress line's ETA ${etaLine(full.eta)}`);
+  // deno-lint-ignore no-explicit-any
   const opt = (res.ours as any).optimizer as OptimizerBench | undefined;
   if (opt) {
     lines.push(
@@ -618,12 +629,13 @@ export interface FullRecipeOptions {
  * dialogues; generated first when not cached, not timed), into a run folder under the cache
  * (`data/cache/bench-full-<hash>`): an interrupted measurement resumes where it stopped (its
  * time is the sum of the sessions'), and the folder is removed once it finished. Progress lines
- * (with the ETA) go to `log`.
+ * (with the ETA) go to `log`; the ETA read at a quarter, half and three quarters of this session's
+ * updates is compared with the time the run then took (lib/bench/eta.ts).
  */
 export async function benchFullRecipe(
   log: (s: string) => void,
   opts: FullRecipeOptions = {},
-): Promise<{ sec: number; epochs: number; dialogues: number }> {
+): Promise<{ sec: number; epochs: number; dialogues: number; eta: EtaCheck[] }> {
   const c = structuredClone(opts.config ?? defaultTrainConfig) as TrainConfig;
   const dir = await ensureSynthetic({
     preset: opts.preset ?? "default",
@@ -648,16 +660,19 @@ export async function benchFullRecipe(
     writeFileAtomic(clock, JSON.stringify({ sec: before + (performance.now() - t0) / 1000 }))
       .catch(() => {});
   }, 30_000);
+  const eta = new EtaRecorder();
   let r;
   try {
-    r = await trainRun(data, c, { outDir: out, log });
+    r = await trainRun(data, c, { outDir: out, log, onProgress: eta.onProgress });
   } finally {
     clearInterval(tick);
     await writeFileAtomic(clock, JSON.stringify({ sec: before + (performance.now() - t0) / 1000 }));
   }
   const sec = before + (performance.now() - t0) / 1000;
+  const checks = eta.finish();
+  log(`bench: full recipe done in ${(sec / 60).toFixed(1)} min; the ETA ${etaLine(checks)}`);
   await Deno.remove(out, { recursive: true }).catch(() => {});
-  return { sec, epochs: r.epochsDone, dialogues: data.splits[c.trainSplit].count };
+  return { sec, epochs: r.epochsDone, dialogues: data.splits[c.trainSplit].count, eta: checks };
 }
 
 async function _run(cmd: string, args: string[], env?: Record<string, string>) {
@@ -829,7 +844,10 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   o.log(`bench: ours, ranking (${o.rankQueries} queries × ${o.corpus} corpus)…`);
   ours.rank = await benchRanking(o.corpus, o.rankQueries, o);
   ours.peakRssMB = peakRssMB();
-  if (o.full) ours.full = await benchFullRecipe(o.log);
+  if (o.full) {
+    const config = o.fullPreset ? trainConfig(o.fullPreset) : undefined;
+    ours.full = await benchFullRecipe(o.log, config ? { config } : {});
+  }
 
   let torch: Record<string, unknown> | null = null;
   if (o.torch && !torchNote) {
@@ -893,7 +911,9 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   if (ours.full) {
     const f = ours.full as { sec: number; epochs: number; dialogues: number };
     add(
-      `full recipe (${f.epochs} epochs, ${f.dialogues} dialogues)`,
+      `${
+        o.fullPreset && o.fullPreset !== "default" ? `'${o.fullPreset}' recipe` : "full recipe"
+      } (${f.epochs} epochs, ${f.dialogues} dialogues)`,
       "minutes",
       f.sec / 60,
       null,

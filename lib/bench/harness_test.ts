@@ -77,6 +77,7 @@ Deno.test("benchFullRecipe trains the given recipe end to end (here: tiny) and t
     assert.equal(r.epochs, 1);
     assert.equal(r.dialogues, 32);
     assert.ok(r.sec > 0);
+    assert.ok(r.eta.every((c) => c.predictedSec >= 0 && c.actualSec >= 0), "ETA checks");
     assert.equal(await Deno.stat(`${dir}/run`).then(() => true, () => false), false, "run kept");
   } finally {
     await Deno.remove(dir, { recursive: true });

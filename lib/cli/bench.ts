@@ -1,13 +1,14 @@
 /**
- * `deno task bench [--quick] [--full] [--out FILE] [--threads N] [--runs N] [--no-products]
- * [--no-torch] [--no-install] [--no-docs]`
+ * `deno task bench [--quick] [--full] [--full-preset NAME] [--out FILE] [--threads N] [--runs N]
+ * [--no-products] [--no-torch] [--no-install] [--no-docs]`
  *
  * Measures ours against the PyTorch reference head side by side on this machine (see
  * lib/bench/harness.ts): training samples/s at batch 128 and 256, fused-query inference, ranking
  * against a 50,000 × 256 corpus, peak memory; GFLOP/s of the head's four big matrix products
  * for TensorFlow.js's wasm kernels, each native BLAS (OpenBLAS, oneDNN; lib/runtime/blas.ts) and
  * PyTorch; with `--full`, the wall time of the full 50-epoch reference recipe on the default
- * synthetic data (long). Prints the tables with `ours / PyTorch` ratios and
+ * synthetic data (long), and how right its progress line's ETA was (`--full-preset repro` times
+ * the short `repro` recipe instead). Prints the tables with `ours / PyTorch` ratios and
  * writes the JSON (default `data/cache/bench.json`); a full run to the default file also rewrites
  * the bench blocks of docs/performance.md and README.md from it (lib/bench/report.ts; not with
  * `--quick`, `--out` or `--no-docs`). Installs Debian's `python3-torch` and
@@ -27,14 +28,16 @@ import {
 import { ROOT } from "../runtime/paths.ts";
 import { writePerformanceDocs } from "../bench/report.ts";
 import { parseArgs } from "./_args.ts";
+import { TRAIN_PRESETS } from "../train/config.ts";
 
 const _USAGE = "usage: deno task bench [--quick] [--full] [--out FILE] [--threads N] [--runs N] " +
-  "[--warmup N] [--no-products] [--no-torch] [--no-install] [--no-docs] [--python PATH]";
+  "[--warmup N] [--no-products] [--no-torch] [--no-install] [--no-docs] [--python PATH] " +
+  "[--full-preset NAME]";
 
 /** Parses the command line over {@linkcode benchDefaults}; errors name the flag. */
 export function parseBenchArgs(argv: string[]): BenchOptions {
   const a = parseArgs(argv, {
-    options: ["out", "threads", "runs", "warmup", "python"],
+    options: ["out", "threads", "runs", "warmup", "python", "full-preset"],
     flags: ["quick", "full", "no-products", "no-torch", "no-install", "no-docs"],
     usage: _USAGE,
   });
@@ -58,6 +61,17 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   if (a.flags["no-install"]) o.install = false;
   if (a.flags["no-products"]) o.products = false;
   if (a.flags.full) o.full = true;
+  if (a.options["full-preset"]) {
+    if (!(a.options["full-preset"] in TRAIN_PRESETS)) {
+      throw new Error(
+        `--full-preset '${a.options["full-preset"]}' is no training preset (${
+          Object.keys(TRAIN_PRESETS).join(", ")
+        })`,
+      );
+    }
+    o.full = true;
+    o.fullPreset = a.options["full-preset"];
+  }
   o.docs = !a.flags["no-docs"] && !a.flags.quick && a.options.out === undefined;
   return o;
 }

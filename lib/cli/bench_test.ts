@@ -19,4 +19,8 @@ Deno.test("bench command line: defaults, quick, numbers checked, unknown options
   assert.equal(parseBenchArgs(["--no-docs"]).docs, false);
   assert.throws(() => parseBenchArgs(["--runs", "0"]), /--runs must be an integer ≥ 1/);
   assert.throws(() => parseBenchArgs(["--fast"]), /unknown option --fast/);
+  const short = parseBenchArgs(["--full-preset", "repro"]);
+  assert.equal(short.full, true);
+  assert.equal(short.fullPreset, "repro");
+  assert.throws(() => parseBenchArgs(["--full-preset", "fast"]), /no training preset \(default/);
 });
