@@ -13,7 +13,7 @@ import { CACHE_DIR, readJsonIfExists, ROOT, writeFileAtomic } from "../runtime/p
 import { type TrainConfig, trainConfigHash } from "../train/config.ts";
 import { trainOnBundle } from "../train/run.ts";
 import type { EvalRecord } from "../train/loop.ts";
-import { ensureTorch, torchEnv } from "./harness.ts";
+import { ensureTorch, torchEnv } from "./torch.ts";
 import { stableHash } from "../runtime/hash.ts";
 import { readTrainLog } from "../show/training_view.ts";
 

@@ -6,13 +6,9 @@
  *
  * @module
  */
-import {
-  type BenchResult,
-  breakdownTable,
-  formatRatio,
-  formatValue,
-  productTable,
-} from "./harness.ts";
+import { type BenchResult, breakdownTable } from "./harness.ts";
+import { formatRatio, formatValue } from "./_measure.ts";
+import { productTable } from "./products.ts";
 import { ROOT, writeMarkedBlock } from "../runtime/paths.ts";
 
 /** The markers around the generated text. */

@@ -1,5 +1,5 @@
 import { assert } from "../testing/assert.ts";
-import type { BenchResult } from "./harness.ts";
+import { type BenchResult, recipeLabel } from "./harness.ts";
 import {
   BENCH_MARKERS,
   performanceMarkdown,
@@ -93,4 +93,10 @@ Deno.test("replaceMarked rewrites only the marked block and names the file when 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("recipeLabel: the paper's recipe is the full recipe, another preset is named", () => {
+  assert.equal(recipeLabel(), "full recipe");
+  assert.equal(recipeLabel("default"), "full recipe");
+  assert.equal(recipeLabel("repro"), "'repro' recipe");
 });

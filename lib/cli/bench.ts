@@ -22,9 +22,9 @@ import {
   type BenchOptions,
   benchTable,
   breakdownTable,
-  productTable,
   runBench,
 } from "../bench/harness.ts";
+import { productTable } from "../bench/products.ts";
 import { ROOT } from "../runtime/paths.ts";
 import { writePerformanceDocs } from "../bench/report.ts";
 import { parseArgs } from "./_args.ts";

@@ -1,4 +1,6 @@
 /**
+ * Long because the forward pass and its hand-written backward pass are read side by side.
+ *
  * The fusion head's math on the CPU, defined once: the forward pass (with dropout), its
  * hand-written backward pass, on plain `Float32Array`s with the matrix products in a native
  * `sgemm` (lib/runtime/blas.ts) and every elementwise step fused into one loop in TypeScript.

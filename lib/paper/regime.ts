@@ -1,4 +1,6 @@
 /**
+ * Long because the study's plan, its runs and its tables are one experiment, read in that order.
+ *
  * Beyond the paper (notebook 12_training_regime, `deno task regime`): why benchmark retrieval
  * falls as the head trains longer on the stand-in, measured one cause at a time with the same
  * data and seeds.
