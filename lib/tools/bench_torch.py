@@ -96,6 +96,15 @@ def _median_time(fn, warmup, runs):
 
 
 def _peak_rss_mb():
+    # VmHWM, this process image's own peak. ru_maxrss is not: Linux carries it over exec from
+    # the parent that spawned us (Deno, with its bundle and workers), so it reported that peak.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

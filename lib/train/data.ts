@@ -120,6 +120,10 @@ export interface TrainProgress {
   loss: number;
   /** Samples per second, averaged since the start of this session. */
   samplesPerSec: number;
-  /** Estimated seconds left (training only, evaluations excluded). */
+  /**
+   * Estimated seconds left: the updates to come at this session's rate, plus the epoch ends to
+   * come (validation, checkpoints) at the mean cost of this session's ends so far, the one-time
+   * gallery build left out; before the first epoch end, the updates alone.
+   */
   etaSec: number;
 }
