@@ -38,11 +38,18 @@ export class EtaRecorder {
     this.#now = now;
   }
 
-  /** The `onProgress` callback to hand to `train()`. */
+  #next = 0;
+
+  /**
+   * The `onProgress` callback to hand to `train()`: one reading each time the run crosses one of
+   * the shares or more (a run resumed past some reads once, at the share where it is).
+   */
   readonly onProgress = (p: TrainProgress): void => {
-    const next = this.#at[this.#seen.length];
+    const next = this.#at[this.#next];
     if (next === undefined || p.totalSteps <= 0 || p.step < next * p.totalSteps) return;
-    this.#seen.push({ at: next, step: p.step, t: this.#now(), eta: p.etaSec });
+    const share = p.step / p.totalSteps;
+    while (this.#next < this.#at.length && this.#at[this.#next] <= share) this.#next++;
+    this.#seen.push({ at: share, step: p.step, t: this.#now(), eta: p.etaSec });
   };
 
   /** The checks, with the time since each reading as the actual rest; call when the run ended. */

@@ -20,13 +20,15 @@ Deno.test("EtaRecorder: reads the ETA at each share once and compares it with th
   assert.match(etaLine(checks), /^at 25%: ETA 1\.4 min, took 1\.3 min \(\+10\.0%\); at 50%/);
 });
 
-Deno.test("EtaRecorder: a run resumed past a share reads it at the first update it sees", () => {
+Deno.test("EtaRecorder: a run resumed past shares reads once, at the share where it is", () => {
   let t = 0;
   const rec = new EtaRecorder([0.25, 0.5], () => t);
   t = 10;
   rec.onProgress(_progress(60, 100, 30));
+  t = 11;
+  rec.onProgress(_progress(61, 100, 29));
   t = 40;
-  assert.deepEqual(rec.finish().map((c) => [c.at, c.step, c.actualSec]), [[0.25, 60, 30]]);
+  assert.deepEqual(rec.finish().map((c) => [c.at, c.step, c.actualSec]), [[0.6, 60, 30]]);
   assert.match(etaLine([]), /no ETA read/);
   assert.throws(() => new EtaRecorder([0.5, 0.25]), /ascend/);
 });

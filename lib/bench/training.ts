@@ -237,7 +237,7 @@ export async function benchFullRecipe(
   const before = (await readJsonIfExists<{ sec: number }>(clock))?.sec ?? 0;
   await Deno.mkdir(out, { recursive: true });
   log(
-    `bench: full recipe (${c.epochs} epochs) on ${dir} into ${out}` +
+    `bench: the recipe (${c.epochs} epochs) on ${dir} into ${out}` +
       (before ? ` (resuming; ${(before / 60).toFixed(1)} min so far)` : "") + "…",
   );
   const t0 = performance.now();
@@ -255,7 +255,7 @@ export async function benchFullRecipe(
   }
   const sec = before + (performance.now() - t0) / 1000;
   const checks = eta.finish();
-  log(`bench: full recipe done in ${(sec / 60).toFixed(1)} min; the ETA ${etaLine(checks)}`);
+  log(`bench: the recipe done in ${(sec / 60).toFixed(1)} min; the ETA ${etaLine(checks)}`);
   await Deno.remove(out, { recursive: true }).catch(() => {});
   return { sec, epochs: r.epochsDone, dialogues: data.splits[c.trainSplit].count, eta: checks };
 }

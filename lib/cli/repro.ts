@@ -16,6 +16,7 @@
  */
 import { initBackend } from "../runtime/backend.ts";
 import {
+  releaseReproData,
   REPRO_DEFAULTS,
   REPRO_TRAINING_SEEDS,
   type ReproConfig,
@@ -166,6 +167,7 @@ export async function runRepro(
     }
     await step(`gate samples${tag}`, () => reproGate(config, undefined, undefined, s));
   }
+  releaseReproData();
   if (beyond) {
     await step("ablations", () => runAblations(config));
     await step("robustness landscape", () => runRobustness(config));

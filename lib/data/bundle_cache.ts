@@ -20,14 +20,11 @@ export class BundleCache {
    */
   async load(dir: string, splits: string[]): Promise<Bundle> {
     const stamp = await _stamp(dir);
-    const last = this.#last;
-    if (last && last.dir === dir && last.stamp === stamp) {
-      if (splits.every((s) => last.splits.includes(s))) return last.bundle;
-    }
-    const want = last && last.dir === dir && last.stamp === stamp
-      ? [...new Set([...last.splits, ...splits])]
-      : [...new Set(splits)];
-    this.#last = null; // let the old arrays go before the new ones are read
+    const same = this.#last !== null && this.#last.dir === dir && this.#last.stamp === stamp;
+    const kept = same ? this.#last!.splits : [];
+    if (same && splits.every((s) => kept.includes(s))) return this.#last!.bundle;
+    const want = [...new Set([...kept, ...splits])];
+    this.#last = null; // nothing refers to the old arrays while the new ones are read
     const bundle = await loadBundle(dir, { splits: want });
     this.#last = { dir, stamp, splits: want, bundle };
     return bundle;

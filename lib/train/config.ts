@@ -163,8 +163,8 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
  * - `epochs` 50 → 2 and `warmupEpochs` 5 → 0.2 (the same 10% warm-up share): 2 passes of the
  *   training split, about 246,000 samples (4% of the recipe's 6.2 M), what fits three training
  *   seeds in `npm run repro` here;
- * - `accumulate` 16 → 2: 481 updates an epoch instead of 60, so the 2 epochs make 962 updates
- *   (the recipe's 50 epochs make 3,000) at the same learning rate;
+ * - `accumulate` 16 → 2: 482 updates an epoch instead of 61, so the 2 epochs make 964 updates
+ *   (the recipe's 50 epochs make 3,050) at the same learning rate;
  * - `maxValDialogues` null → 500: selection ranks 11 rounds of the first 500 val queries
  *   against the val and train image pools (about 125,000 images; lib/train/validate.ts) after
  *   each epoch.

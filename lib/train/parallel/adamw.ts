@@ -9,8 +9,8 @@
  * runs the same operations, in the same order, two values at a time in WebAssembly SIMD
  * (`f64x2`) on the trainer's shared memory (lib/train/parallel/buffers.ts): IEEE float64 products,
  * sums, quotients and square roots are correctly rounded in both, so its results are the scalar
- * loop's bit for bit (lib/train/parallel/adamw_test.ts), at about half its time (the scalar loop
- * was a quarter of a batch-128 step).
+ * loop's bit for bit (lib/train/parallel/adamw_test.ts), at about a third of its time (`deno task
+ * bench` times both; the scalar loop was a quarter of a batch-128 step).
  *
  * @module
  */

@@ -93,6 +93,7 @@ export class ReplicaHost {
         return [{}, []];
       case "dispose":
         this.#r = undefined;
+        this.#adamw = undefined;
         return [{}, []];
     }
     throw new Error(`data-parallel replica: unknown request '${m.type}'`);

@@ -190,7 +190,6 @@ export class DataParallelTrainer {
   /** AdamW hyper-parameters in use (`noDecay` in internal names). */
   readonly adamw: AdamWOptions;
   #ends: _Endpoint[];
-  #bufs: SharedBuffers;
   #sum: Float32Array;
   #weights: Float32Array;
   #m: Float32Array;
@@ -221,7 +220,6 @@ export class DataParallelTrainer {
     this.clipNorm = clipNorm;
     this.adamw = adamw;
     this.#ends = ends;
-    this.#bufs = bufs;
     const views = bufferViews(bufs);
     this.#sum = views.sum;
     this.#weights = views.weights;
