@@ -159,13 +159,8 @@ export function breakdownTable(res: BenchResult): string {
       `train b${b}: ${x.updateMs.toFixed(1)} ms an update = products ${x.productMs.toFixed(1)} ` +
         `(${pct(x.productMs)}) + elementwise ${x.elementwiseMs.toFixed(1)} (${
           pct(x.elementwiseMs)
-        }) + ${
-          // bench.json files from before the optimizer was timed apart count it in the rest
-          x.optimizerMs === undefined
-            ? "loss, optimizer and messages"
-            : `optimizer (norm and AdamW) ${x.optimizerMs.toFixed(1)} (${
-              pct(x.optimizerMs)
-            }) + loss and messages`} ${x.otherMs.toFixed(1)} (${pct(x.otherMs)}); ` +
+        }) + optimizer (norm and AdamW) ${x.optimizerMs.toFixed(1)} (${pct(x.optimizerMs)}) + ` +
+        `loss and messages ${x.otherMs.toFixed(1)} (${pct(x.otherMs)}); ` +
         `whole step ${x.stepGflops.toFixed(0)} GFLOP/s (${
           (x.flopsPerSample / 1e6).toFixed(1)
         } MFLOP a sample); products ${x.productGflopsPerCore.toFixed(0)} GFLOP/s a core, ` +

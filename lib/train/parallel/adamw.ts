@@ -16,7 +16,7 @@
  */
 import type { AdamWOptions } from "../adamw.ts";
 import { type Instr, op, valType, wasmModule } from "../../runtime/wasm_encode.ts";
-import { bufferOffset, bufferPages, type SharedBuffers } from "./buffers.ts";
+import { type BufferName, bufferPages, bufferViews, type SharedBuffers } from "./buffers.ts";
 
 /** `Σ sum[j]²` over `[lo, hi)` (float64, in index order), for the global gradient norm. */
 export function sumOfSquares(sum: Float32Array, lo: number, hi: number): number {
@@ -221,14 +221,12 @@ const _modules = new Map<number, WebAssembly.Module>();
  * same numbers as {@linkcode adamwSlice} and {@linkcode sumOfSquares}.
  */
 export class AdamWKernel {
-  #b: SharedBuffers;
-  #views: { p: Float32Array; m: Float32Array; v: Float32Array; g: Float32Array };
+  #views: Record<BufferName, Float32Array>;
   #adamw: (...a: number[]) => void;
   #sumsq: (ptr: number, n: number) => number;
 
   /** The kernel over `buffers` (lib/train/parallel/buffers.ts). */
   constructor(buffers: SharedBuffers) {
-    this.#b = buffers;
     const pages = bufferPages(buffers.size);
     let mod = _modules.get(pages);
     if (!mod) {
@@ -253,37 +251,33 @@ export class AdamWKernel {
     const inst = new WebAssembly.Instance(mod, { env: { memory: buffers.memory } });
     this.#adamw = inst.exports.adamw as (...a: number[]) => void;
     this.#sumsq = inst.exports.sumsq as (ptr: number, n: number) => number;
-    const view = (name: "sum" | "weights" | "m" | "v") =>
-      new Float32Array(buffers.memory.buffer, bufferOffset(buffers.size, name), buffers.size);
-    this.#views = { p: view("weights"), m: view("m"), v: view("v"), g: view("sum") };
+    this.#views = bufferViews(buffers);
   }
 
   #check(lo: number, hi: number): void {
     if (
       !(Number.isSafeInteger(lo) && Number.isSafeInteger(hi) && lo >= 0 && lo <= hi &&
-        hi <= this.#b.size)
+        hi <= this.#views.sum.length)
     ) {
-      throw new Error(`AdamWKernel: [${lo}, ${hi}) is no slice of the ${this.#b.size} parameters`);
+      throw new Error(
+        `AdamWKernel: [${lo}, ${hi}) is no slice of the ${this.#views.sum.length} parameters`,
+      );
     }
   }
 
   /** {@linkcode sumOfSquares} of the gradient over `[lo, hi)`. */
   sumOfSquares(lo: number, hi: number): number {
     this.#check(lo, hi);
-    return this.#sumsq(bufferOffset(this.#b.size, "sum") + 4 * lo, hi - lo);
+    return this.#sumsq(this.#views.sum.byteOffset + 4 * lo, hi - lo);
   }
 
   /** {@linkcode adamwSlice} of the weights and moments over `[lo, hi)` from the gradient. */
   update(lo: number, hi: number, a: AdamWSliceArgs): void {
     this.#check(lo, hi);
-    const k = _constants(a), size = this.#b.size;
-    const base = [
-      bufferOffset(size, "weights"),
-      bufferOffset(size, "m"),
-      bufferOffset(size, "v"),
-      bufferOffset(size, "sum"),
-    ];
-    const { p, m, v, g } = this.#views;
+    const k = _constants(a);
+    const { weights: p, m, v, sum: g } = this.#views;
+    // the kernel takes byte addresses in the memory: the views' offsets
+    const base = [p, m, v, g].map((x) => x.byteOffset);
     for (const [s, e, dec] of _runs(lo, hi, a)) {
       const pairs = (e - s) >> 1;
       this.#adamw(
