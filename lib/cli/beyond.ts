@@ -59,7 +59,7 @@ import {
   regimeTable,
   runRegime,
 } from "../paper/regime.ts";
-import { reproData } from "../paper/pipeline.ts";
+import { provenanceLabel, reproData } from "../paper/pipeline.ts";
 import {
   probeComparison,
   probeFigure,
@@ -131,7 +131,7 @@ export async function main(study: string, argv: string[]): Promise<number> {
       const rows = await runAblations(config);
       print("Ablations: cumulative Hits@10 (mean ± sd over seeds)", ablationTable(rows));
       print("The paper's numbers beside ours", ablationComparison(rows));
-      await saveFigure(ablationFigure(rows), fig);
+      await saveFigure(ablationFigure(rows, { subtitle: provenanceLabel(config) }), fig);
     } else if (study === "robustness") {
       const res = await runRobustness(config);
       print("Robustness landscape (VisDial)", robustnessTable(res));

@@ -219,50 +219,59 @@ export function ablationTable(rows: AblationRow[]): Record<string, string | numb
 }
 
 /**
- * The ablation figure: cumulative Hits@10 at round 10 per benchmark (bars: mean over seeds,
- * error bars: sd), one bar per variant, DAR and ChatIR as horizontal ticks per benchmark.
+ * Figure 07: cumulative Hits@10 at the last of {@linkcode ABLATION_ROUNDS} per benchmark, as a dot
+ * plot (mean over seeds, sd as an error bar): one dot per head, ChatIR and DAR as diamonds of their
+ * own colours. Dots, not bars: the heads differ by tenths of a point near 85, which a bar from 0
+ * would hide and a bar from 73 would misstate. The full head is drawn in ADaFuSE's colour;
+ * `subtitle` (e.g. pipeline.ts's `provenanceLabel`) goes under the title.
  */
-export function ablationFigure(rows: AblationRow[]): FigureSpec {
+export function ablationFigure(
+  rows: AblationRow[],
+  { subtitle }: { subtitle?: string } = {},
+): FigureSpec {
   const last = ABLATION_ROUNDS.length - 1;
   const labels = BENCHMARKS.map((b) => BENCHMARK_LABELS[b]);
-  const palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#8c564b", "#9edae5", "#17becf", "#08519c"];
+  // variants other than the full head; ADaFuSE's, DAR's and ChatIR's colours are kept for them
+  const palette = ["#ff7f0e", "#2ca02c", "#8c564b", "#17becf", "#e377c2", "#bcbd22", "#7f7f7f"];
+  const colour = (id: string, i: number) =>
+    id === "full" ? METHOD_COLORS.adafuse : METHOD_COLORS[id] ?? palette[i % palette.length];
+  const ordered = [
+    ...rows.filter((r) => r.id !== "dar" && r.id !== "chatir"),
+    ...["dar", "chatir"].flatMap((m) => rows.filter((r) => r.id === m)),
+  ];
+  let v = 0;
   // deno-lint-ignore no-explicit-any
-  const data: any[] = [];
-  rows.filter((r) => r.id !== "dar" && r.id !== "chatir").forEach((row, i) => {
+  const data: any[] = ordered.map((row) => {
     const stats = BENCHMARKS.map((b) => meanSd(row.hits[b].map((s) => s[last])));
-    data.push({
-      type: "bar",
-      name: row.label,
-      x: labels,
-      y: stats.map((s) => +s.mean.toFixed(3)),
-      error_y: { type: "data", array: stats.map((s) => +s.sd.toFixed(3)), visible: true },
-      marker: { color: palette[i % palette.length] },
-    });
-  });
-  for (const m of ["dar", "chatir"]) {
-    const row = rows.find((r) => r.id === m);
-    if (!row) continue;
-    data.push({
+    const baseline = row.id === "dar" || row.id === "chatir";
+    return {
       type: "scatter",
       mode: "markers",
       name: row.label,
       x: labels,
-      y: BENCHMARKS.map((b) => +row.hits[b][0][last].toFixed(3)),
-      marker: { symbol: "line-ew-open", size: 60, color: METHOD_COLORS[m], line: { width: 3 } },
-    });
-  }
-  const ys = data.flatMap((t) => t.y as number[]);
+      y: stats.map((s) => +s.mean.toFixed(3)),
+      error_y: baseline
+        ? undefined
+        : { type: "data", array: stats.map((s) => +s.sd.toFixed(3)), visible: true },
+      marker: {
+        color: colour(row.id, baseline ? 0 : v++),
+        size: 10,
+        symbol: baseline ? "diamond" : "circle",
+      },
+    };
+  });
   return {
     data,
     layout: {
-      title: { text: `Ablations: cumulative Hits@10 at round ${ABLATION_ROUNDS[last]}` },
-      barmode: "group",
-      yaxis: {
-        title: { text: "Hits@10 (%)" },
-        range: [Math.floor(Math.min(...ys) - 3), Math.ceil(Math.max(...ys) + 1)],
+      title: {
+        text: `Ablations: cumulative Hits@10 at round ${ABLATION_ROUNDS[last]}` +
+          (subtitle ? `<br><sub>${subtitle}</sub>` : ""),
       },
+      scattermode: "group",
+      xaxis: { type: "category" },
+      yaxis: { title: { text: "Hits@10 (%)" } },
       legend: { orientation: "h", y: -0.2 },
-      margin: { t: 60 },
+      margin: { t: 80 },
     },
   };
 }

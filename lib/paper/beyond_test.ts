@@ -2,7 +2,14 @@ import { assert, assertClose } from "../testing/assert.ts";
 import type { EvalOutput } from "../eval/evaluate.ts";
 import { detectorComparison, detectorRounds, largeDropShare } from "./gate_detector.ts";
 import { caseOf, casesFigure, caseTable, findCases, instructiveCases } from "./cases.ts";
-import { ABLATION_VARIANTS, ablationConfig, ablationTable, meanDegradation } from "./ablations.ts";
+import {
+  ABLATION_VARIANTS,
+  ablationConfig,
+  ablationFigure,
+  ablationTable,
+  meanDegradation,
+} from "./ablations.ts";
+import { METHOD_COLORS } from "./reference.ts";
 import { cellConfig, cellKnobs, robustnessCells, robustnessFigure } from "./robustness.ts";
 import { syntheticConfig } from "../data/synthetic/generator.ts";
 
@@ -126,6 +133,21 @@ Deno.test("ablations: each variant is the base config with its head fields", () 
   assert.equal(t[0]["VisDial val r0"], "61.00 ± 1.41");
   assert.equal(t[1]["VisDial val r0"], "50.00"); // baselines: one value, no spread
   assert.equal(t[0]["VisDial degradation (%)"], "41.0 ± 1.4");
+  // the figure is a dot plot (no bar needs an axis from 0), the full head in ADaFuSE's colour
+  const fig = ablationFigure([row("full", 60), row("k8", 61), row("dar", 50)], {
+    subtitle: "synthetic stand-in, data seed 0",
+  });
+  // deno-lint-ignore no-explicit-any
+  const traces = fig.data as any[];
+  assert.deepEqual(traces.map((d) => d.type), ["scatter", "scatter", "scatter"]);
+  assert.equal(traces[0].marker.color, METHOD_COLORS.adafuse);
+  assert.equal(traces[2].marker.color, METHOD_COLORS.dar);
+  assert.notEqual(traces[1].marker.color, METHOD_COLORS.adafuse);
+  assert.deepEqual(traces[0].y, [60, 60, 60, 60]); // round 10 (the seeds differ at round 0 only)
+  assert.deepEqual(traces[0].error_y.array, [0, 0, 0, 0]);
+  assert.equal(traces[2].error_y, undefined); // DAR does not train: no spread
+  // deno-lint-ignore no-explicit-any
+  assert.match((fig.layout as any).title.text, /synthetic stand-in/);
 });
 
 Deno.test("robustness: 11 cells around the default; knobs scale the preset's values", () => {
