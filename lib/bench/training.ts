@@ -22,7 +22,7 @@ import { AdamWKernel, adamwSlice } from "../train/parallel/adamw.ts";
 import { bufferViews, createSharedBuffers } from "../train/parallel/buffers.ts";
 import { ensureSynthetic } from "../data/synthetic/generator.ts";
 import { train as trainRun } from "../train/loop.ts";
-import { defaultTrainConfig, type TrainConfig, trainConfigHash } from "../train/config.ts";
+import { fullTrainConfig, type TrainConfig, trainConfigHash } from "../train/config.ts";
 import { type EtaCheck, etaLine, EtaRecorder } from "./eta.ts";
 import { median, type RunCounts, timeRuns } from "./_measure.ts";
 
@@ -221,7 +221,7 @@ export async function benchFullRecipe(
   log: (s: string) => void,
   opts: FullRecipeOptions = {},
 ): Promise<{ sec: number; epochs: number; dialogues: number; eta: EtaCheck[] }> {
-  const c = structuredClone(opts.config ?? defaultTrainConfig) as TrainConfig;
+  const c = structuredClone(opts.config ?? fullTrainConfig) as TrainConfig;
   const dir = await ensureSynthetic({
     preset: opts.preset ?? "default",
     seed: c.seed,

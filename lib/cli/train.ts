@@ -1,9 +1,9 @@
 /**
- * `deno run -A lib/cli/train.ts --data DIR --out RUN_DIR [--preset default|repro]
+ * `deno run -A lib/cli/train.ts --data DIR --out RUN_DIR [--preset full|repro]
  * [--config FILE] [--set key=value…] [--resume] [--backend wasm|webgpu|auto]`
  *
  * Trains the fusion head on the bundle in `--data` with the recipe of `lib/train/config.ts`:
- * the preset (default: `default`, the reference recipe), then the JSON config file, then each
+ * the preset (default: `full`, the reference recipe), then the JSON config file, then each
  * `--set` override. A run directory that already holds the finished run of the same config is
  * reported and left alone; an unfinished one continues with `--resume`.
  *
@@ -18,9 +18,10 @@ import { loadBundle } from "../data/bundle.ts";
 import type { TrainData, TrainResult } from "../train/loop.ts";
 import {
   applyTrainOverrides,
+  DEFAULT_TRAIN_PRESET,
   loadTrainConfig,
-  TRAIN_PRESETS,
   type TrainConfig,
+  trainPreset,
 } from "../train/config.ts";
 import { type CachedTrainRun, trainOnBundle, type TrainOnBundleOptions } from "../train/run.ts";
 import { trainingProgress } from "../show/progress.ts";
@@ -32,8 +33,8 @@ export interface TrainArgs {
   data: string;
   /** Run directory (`--out`). */
   out: string;
-  /** Preset name (`--preset`, default `default`). */
-  preset: string;
+  /** Preset name (`--preset`); absent: `full` (with `--config`: the file's preset). */
+  preset?: string;
   /** JSON config file (`--config`), merged over the preset. */
   config?: string;
   /** `key=value` overrides (`--set`, repeatable), applied last. */
@@ -45,7 +46,7 @@ export interface TrainArgs {
 }
 
 const _USAGE =
-  "usage: deno run -A lib/cli/train.ts --data DIR --out RUN_DIR [--preset default|repro] " +
+  "usage: deno run -A lib/cli/train.ts --data DIR --out RUN_DIR [--preset full|repro] " +
   "[--config FILE] [--set key=value ...] [--resume] [--backend wasm|webgpu|auto]";
 
 /** Parses the command line (`--flag value` or `--flag=value`); errors name the flag. */
@@ -61,7 +62,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
   return {
     data: a.options.data,
     out: a.options.out,
-    preset: a.options.preset ?? "default",
+    preset: a.options.preset,
     config: a.options.config,
     set: a.repeated.set,
     resume: a.flags.resume,
@@ -73,20 +74,16 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
 export async function configFromArgs(args: TrainArgs): Promise<TrainConfig> {
   let base: TrainConfig;
   if (args.config) {
-    base = await loadTrainConfig(args.config);
-    if (args.preset !== "default") {
+    if (args.preset !== undefined) {
       throw new Error(
         '--preset and --config both given: put the preset in the config file ({"preset": ...})',
       );
     }
+    base = await loadTrainConfig(args.config);
   } else {
-    const p = TRAIN_PRESETS[args.preset];
-    if (!p) {
-      throw new Error(
-        `--preset '${args.preset}' is unknown; use one of ${Object.keys(TRAIN_PRESETS).join(", ")}`,
-      );
-    }
-    base = structuredClone(p) as TrainConfig;
+    base = structuredClone(
+      trainPreset(args.preset ?? DEFAULT_TRAIN_PRESET, "lib/cli/train.ts --preset"),
+    ) as TrainConfig;
   }
   return applyTrainOverrides(base, args.set);
 }

@@ -10,7 +10,7 @@ Deno.test("parseTrainArgs: flags, --flag=value, repeated --set, errors", () => {
   assert.equal(a.out, "o");
   assert.deepEqual(a.set, ["epochs=3", "lr=1e-4"]);
   assert.equal(a.resume, false);
-  assert.equal(a.preset, "default");
+  assert.equal(a.preset, undefined); // configFromArgs takes `full`
   assert.equal(parseTrainArgs(["--data", "d", "--out", "o", "--resume"]).resume, true);
   assert.throws(() => parseTrainArgs(["--data", "d"]), /missing --out/);
   assert.throws(
@@ -36,6 +36,19 @@ Deno.test("configFromArgs: preset, file, then --set", async () => {
       () => configFromArgs(parseTrainArgs(["--data", "d", "--out", "o", "--preset", "x"])),
       /preset 'x'/,
     );
+    // the merged preset's old name says which to use
+    await assert.rejects(
+      () => configFromArgs(parseTrainArgs(["--data", "d", "--out", "o", "--preset", "default"])),
+      /now one preset: use full/,
+    );
+    await assert.rejects(
+      () =>
+        configFromArgs(
+          parseTrainArgs(["--data", "d", "--out", "o", "--preset", "full", "--config", "c.json"]),
+        ),
+      /both given/,
+    );
+    assert.equal((await configFromArgs(parseTrainArgs(["--data", "d", "--out", "o"]))).epochs, 50);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -8,7 +8,7 @@ import {
   tinyTrainData,
 } from "../testing/tiny_train_data.ts";
 import { train, type TrainResult } from "../train/loop.ts";
-import { defaultTrainConfig, type TrainConfig } from "../train/config.ts";
+import { fullTrainConfig, type TrainConfig } from "../train/config.ts";
 
 await initBackend("wasm");
 
@@ -91,8 +91,8 @@ Deno.test("train (parallel): a tiny run learns (loss falls, val Hits rise)", asy
 });
 
 Deno.test("train (parallel): the default engine; same seed and workers give identical weights, 1, 2 workers and the main thread agree to 1e-6, another seed differs", async () => {
-  assert.equal(defaultTrainConfig.engine, "parallel");
-  assert.equal(defaultTrainConfig.workers, "auto");
+  assert.equal(fullTrainConfig.engine, "parallel");
+  assert.equal(fullTrainConfig.workers, "auto");
   const data = tinyTrainData(2);
   const root = await Deno.makeTempDir();
   try {

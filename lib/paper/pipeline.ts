@@ -62,7 +62,7 @@ export interface ReproConfig {
    * they are part of the bundle's cache key, so each setting is its own cached bundle.
    */
   synthetic?: Partial<SyntheticConfig>;
-  /** Training preset of lib/train/config.ts (`repro` fits the time here; `default` = SPEC). */
+  /** Training preset of lib/train/config.ts: `repro` (fits the time here) or `full` (the paper's). */
   trainPreset: string;
   /** Fields of the training config to change (after the preset and the seed). */
   trainSet: TrainOverrides;

@@ -66,7 +66,7 @@ export const REGIME_NEGATIVES: readonly NegativesVariant[] = Object.freeze([
 export const REGIME_EPOCHS = 4;
 
 /**
- * The reproduction config of one sweep run: the reference recipe (`default`) with the sweep's
+ * The reproduction config of one sweep run: the reference recipe (`full`) with the sweep's
  * epochs (warm-up 10% of them), validation every epoch on the first 500 val dialogues, and the
  * variant's batch, accumulation and learning rate; trained with `seed`.
  */
@@ -78,7 +78,7 @@ export function regimeConfig(
   return {
     ...base,
     seeds: [seed],
-    trainPreset: "default",
+    trainPreset: "full",
     trainSet: {
       epochs: REGIME_EPOCHS,
       warmupEpochs: REGIME_EPOCHS / 10,

@@ -19,7 +19,7 @@ const _same = (a: unknown, b: unknown) => (JSON.stringify(a) === JSON.stringify(
  * paper's "mostly 15-25%".
  */
 export function trainingComparison(recipe: TrainConfig, log: TrainLog): ComparisonRow[] {
-  const ref = TRAIN_PRESETS.default;
+  const ref = TRAIN_PRESETS.full;
   const fields = [
     "epochs",
     "warmupEpochs",

@@ -8,7 +8,7 @@
 import { Rng } from "../runtime/rng.ts";
 import { readSafetensors } from "../data/safetensors.ts";
 import type { TrainData } from "../train/loop.ts";
-import { applyTrainOverrides, defaultTrainConfig, type TrainConfig } from "../train/config.ts";
+import { applyTrainOverrides, fullTrainConfig, type TrainConfig } from "../train/config.ts";
 
 function _unit(v: Float32Array, off: number, d: number) {
   let n = 0;
@@ -91,7 +91,7 @@ export const TINY_TRAIN_SETS: readonly string[] = [
 
 /** The tiny training config, with `extra` overrides applied last. */
 export function tinyTrainConfig(extra: string[] = []): TrainConfig {
-  return applyTrainOverrides(defaultTrainConfig, [...TINY_TRAIN_SETS, ...extra]);
+  return applyTrainOverrides(fullTrainConfig, [...TINY_TRAIN_SETS, ...extra]);
 }
 
 /** The tensors of a checkpoint file, by name. */

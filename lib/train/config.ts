@@ -2,7 +2,7 @@
  * Long because the recipe, presets, checks, overrides and hash must agree field by field.
  *
  * The training recipe as data: every value of SPEC §3 is a field of {@linkcode TrainConfig},
- * with the reference's value in {@linkcode defaultTrainConfig}, a faster preset for this
+ * with the reference's value in {@linkcode fullTrainConfig}, a faster preset for this
  * project's synthetic data in {@linkcode reproTrainConfig}, loading from JSON and `key=value`
  * overrides, and a stable hash that names a run.
  *
@@ -128,8 +128,11 @@ const _MODEL: TrainModelConfig = (() => {
   return rest;
 })();
 
-/** The reference recipe of SPEC §3, value for value. */
-export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
+/**
+ * The reference's recipe (docs/method.md), value for value: 50 epochs, 5 of warm-up, batch 128 × 16
+ * accumulated, validation after every epoch on the whole val split. Preset `full`, the default.
+ */
+export const fullTrainConfig: Readonly<TrainConfig> = Object.freeze({
   seed: 0,
   lr: 5e-5,
   beta1: 0.9,
@@ -175,7 +178,7 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
  * (the README's "repro beside full").
  */
 export const reproTrainConfig: Readonly<TrainConfig> = Object.freeze({
-  ...defaultTrainConfig,
+  ...fullTrainConfig,
   epochs: 2,
   warmupEpochs: 0.2,
   accumulate: 2,
@@ -183,21 +186,33 @@ export const reproTrainConfig: Readonly<TrainConfig> = Object.freeze({
 });
 
 /**
- * The paper's recipe exactly (SPEC §3): 50 epochs, 5 of warm-up, batch 128 × 16 accumulated,
- * validation after every epoch on the whole val split. The same values as
- * {@linkcode defaultTrainConfig}, under the name the pipeline and notebooks use for it.
- */
-export const fullTrainConfig: Readonly<TrainConfig> = defaultTrainConfig;
-
-/**
- * The named presets: `default` and `full` (both the paper's recipe, value for value) and
- * `repro` (that recipe shortened to fit the time here; see {@linkcode reproTrainConfig}).
+ * The named presets: `full` (the paper's recipe, the default) and `repro` (that recipe shortened
+ * to fit the time here; see {@linkcode reproTrainConfig}).
  */
 export const TRAIN_PRESETS: Readonly<Record<string, Readonly<TrainConfig>>> = Object.freeze({
-  default: defaultTrainConfig,
   full: fullTrainConfig,
   repro: reproTrainConfig,
 });
+
+/** The preset a config without one gets: the paper's recipe. */
+export const DEFAULT_TRAIN_PRESET = "full";
+
+/**
+ * The preset named `preset`, or an error naming the presets (`where` says which input named it).
+ * `default`, the former second name of `full`, is answered with the name to use.
+ */
+export function trainPreset(preset: string, where = "lib/train/config.ts"): Readonly<TrainConfig> {
+  const base = Object.hasOwn(TRAIN_PRESETS, preset) ? TRAIN_PRESETS[preset] : undefined;
+  if (base) return base;
+  const hint = preset === "default"
+    ? "; `default` and `full` were the same recipe and are now one preset: use full"
+    : "";
+  throw new Error(
+    `${where}: preset '${preset}' is unknown; use one of ${
+      Object.keys(TRAIN_PRESETS).join(", ")
+    }${hint}`,
+  );
+}
 
 /** Split names that are benchmarks (test sets) and therefore never used for selection. */
 const _TEST_SPLITS: readonly string[] = [...BENCHMARKS, "test"];
@@ -211,7 +226,7 @@ function _fail(what: string): never {
  * the top level or in `model`) are errors.
  */
 export function validateTrainConfig(c: TrainConfig): void {
-  _checkKeys(c as unknown as Record<string, unknown>, defaultTrainConfig, "");
+  _checkKeys(c as unknown as Record<string, unknown>, fullTrainConfig, "");
   const posInt = ["epochs", "batchSize", "accumulate", "evalEvery", "valK", "logEvery"] as const;
   for (const k of posInt) {
     if (!Number.isSafeInteger(c[k]) || c[k] < 1) {
@@ -320,7 +335,7 @@ export function mergeTrainConfig(
   patch: Record<string, unknown>,
 ): TrainConfig {
   const out = structuredClone(base) as unknown as Record<string, unknown>;
-  _checkKeys(patch, defaultTrainConfig, "");
+  _checkKeys(patch, fullTrainConfig, "");
   for (const [k, v] of Object.entries(patch)) {
     if (v && typeof v === "object" && !Array.isArray(v) && out[k] && typeof out[k] === "object") {
       out[k] = { ...(out[k] as object), ...(v as object) };
@@ -344,11 +359,11 @@ export type TrainOverrides = Omit<Partial<TrainConfig>, "model"> & {
  * The training config of preset `preset` (a key of {@linkcode TRAIN_PRESETS}) with `overrides`
  * merged in (`model` field by field), checked: the one typed way to build a config.
  */
-export function trainConfig(preset = "default", overrides: TrainOverrides = {}): TrainConfig {
-  const base = TRAIN_PRESETS[preset];
-  if (!base) {
-    _fail(`preset '${preset}' is unknown; use one of ${Object.keys(TRAIN_PRESETS).join(", ")}`);
-  }
+export function trainConfig(
+  preset = DEFAULT_TRAIN_PRESET,
+  overrides: TrainOverrides = {},
+): TrainConfig {
+  const base = trainPreset(preset);
   return mergeTrainConfig(base, overrides as Record<string, unknown>);
 }
 
@@ -371,7 +386,7 @@ export function trainOverridesFromSets(sets: readonly string[]): TrainOverrides 
     } catch {
       value = raw;
     }
-    let ref: unknown = defaultTrainConfig;
+    let ref: unknown = fullTrainConfig;
     let tgt = patch;
     for (let i = 0; i < path.length; i++) {
       const k = path[i];
@@ -408,7 +423,7 @@ export function applyTrainOverrides(base: Readonly<TrainConfig>, sets: string[])
 
 /**
  * Reads a config from a JSON file: either a full/partial config object merged over a preset
- * (`{"preset": "repro", "epochs": 8}`; the preset defaults to `default`).
+ * (`{"preset": "repro", "epochs": 8}`; the preset defaults to `full`).
  */
 export async function loadTrainConfig(path: string): Promise<TrainConfig> {
   let json: Record<string, unknown>;
@@ -419,13 +434,8 @@ export async function loadTrainConfig(path: string): Promise<TrainConfig> {
       `lib/train/config.ts: cannot read config file ${path}: ${(e as Error).message}`,
     );
   }
-  const { preset = "default", ...rest } = json;
-  const base = TRAIN_PRESETS[preset as string];
-  if (!base) {
-    _fail(
-      `${path}: preset '${preset}' is unknown; use one of ${Object.keys(TRAIN_PRESETS).join(", ")}`,
-    );
-  }
+  const { preset = DEFAULT_TRAIN_PRESET, ...rest } = json;
+  const base = trainPreset(String(preset), path);
   try {
     return mergeTrainConfig(base, rest);
   } catch (e) {

@@ -1,7 +1,7 @@
 import { assert } from "../testing/assert.ts";
 import {
   applyTrainOverrides,
-  defaultTrainConfig,
+  fullTrainConfig,
   loadTrainConfig,
   modelConfigOf,
   reproTrainConfig,
@@ -13,8 +13,8 @@ import {
 } from "./config.ts";
 import { parameterCount } from "../model/config.ts";
 
-Deno.test("defaultTrainConfig is the SPEC §3 recipe", () => {
-  const c = defaultTrainConfig;
+Deno.test("fullTrainConfig is the SPEC §3 recipe", () => {
+  const c = fullTrainConfig;
   assert.deepEqual(
     [c.lr, c.beta1, c.beta2, c.eps, c.weightDecay, c.epochs, c.warmupEpochs, c.clipNorm],
     [5e-5, 0.9, 0.999, 1e-8, 0.05, 50, 5, 3.0],
@@ -36,7 +36,7 @@ Deno.test("defaultTrainConfig is the SPEC §3 recipe", () => {
 });
 
 Deno.test("key=value overrides: nested keys, JSON values, strings, errors", () => {
-  const c = applyTrainOverrides(defaultTrainConfig, [
+  const c = applyTrainOverrides(fullTrainConfig, [
     "epochs=3",
     "warmupEpochs=1",
     "lr=1e-3",
@@ -52,23 +52,23 @@ Deno.test("key=value overrides: nested keys, JSON values, strings, errors", () =
   assert.equal(c.learnableScale, true);
   assert.equal(c.valSplit, "val2");
   assert.equal(c.maxTrainDialogues, 100);
-  assert.equal(defaultTrainConfig.epochs, 50, "the preset is not modified");
-  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["epoch=3"]), /unknown key 'epoch'/);
-  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["model.hiden=3"]), /model\.hiden/);
-  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["epochs"]), /key=value/);
-  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["epochs=abc"]), /takes a number/);
-  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["epochs=0"]), /positive integer/);
+  assert.equal(fullTrainConfig.epochs, 50, "the preset is not modified");
+  assert.throws(() => applyTrainOverrides(fullTrainConfig, ["epoch=3"]), /unknown key 'epoch'/);
+  assert.throws(() => applyTrainOverrides(fullTrainConfig, ["model.hiden=3"]), /model\.hiden/);
+  assert.throws(() => applyTrainOverrides(fullTrainConfig, ["epochs"]), /key=value/);
+  assert.throws(() => applyTrainOverrides(fullTrainConfig, ["epochs=abc"]), /takes a number/);
+  assert.throws(() => applyTrainOverrides(fullTrainConfig, ["epochs=0"]), /positive integer/);
   assert.throws(
-    () => applyTrainOverrides(defaultTrainConfig, ["model.learnableScale=true"]),
+    () => applyTrainOverrides(fullTrainConfig, ["model.learnableScale=true"]),
     /unknown/,
   );
 });
 
 Deno.test("selection on a benchmark split is refused", () => {
   for (const s of ["visdial", "chatgpt_blip2", "human_blip2", "flan_alpaca_xxl_blip2", "test"]) {
-    assert.throws(() => applyTrainOverrides(defaultTrainConfig, [`valSplit=${s}`]), /benchmark/);
+    assert.throws(() => applyTrainOverrides(fullTrainConfig, [`valSplit=${s}`]), /benchmark/);
   }
-  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["valSplit=train"]), /held-out/);
+  assert.throws(() => applyTrainOverrides(fullTrainConfig, ["valSplit=train"]), /held-out/);
 });
 
 Deno.test("config files merge over a preset; unknown keys name the key; hash is stable", async () => {
@@ -97,17 +97,17 @@ Deno.test("config files merge over a preset; unknown keys name the key; hash is 
 });
 
 Deno.test("engine and workers: defaults, overrides, errors, and what the hash keeps", async () => {
-  assert.equal(defaultTrainConfig.engine, "parallel");
-  assert.equal(defaultTrainConfig.workers, "auto");
+  assert.equal(fullTrainConfig.engine, "parallel");
+  assert.equal(fullTrainConfig.workers, "auto");
   assert.equal(reproTrainConfig.engine, "parallel");
-  const c = applyTrainOverrides(defaultTrainConfig, ["engine=autodiff", "workers=3"]);
+  const c = applyTrainOverrides(fullTrainConfig, ["engine=autodiff", "workers=3"]);
   assert.deepEqual([c.engine, c.workers], ["autodiff", 3]);
   assert.equal(applyTrainOverrides(c, ["workers=auto"]).workers, "auto");
-  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["engine=fast"]), /engine 'fast'/);
-  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["workers=-1"]), /workers must/);
-  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["workers=2.5"]), /workers must/);
-  assert.throws(() => applyTrainOverrides(defaultTrainConfig, ["workers=many"]), /workers must/);
-  const base = structuredClone(defaultTrainConfig);
+  assert.throws(() => applyTrainOverrides(fullTrainConfig, ["engine=fast"]), /engine 'fast'/);
+  assert.throws(() => applyTrainOverrides(fullTrainConfig, ["workers=-1"]), /workers must/);
+  assert.throws(() => applyTrainOverrides(fullTrainConfig, ["workers=2.5"]), /workers must/);
+  assert.throws(() => applyTrainOverrides(fullTrainConfig, ["workers=many"]), /workers must/);
+  const base = structuredClone(fullTrainConfig);
   const h = await trainConfigHash(base);
   assert.equal(await trainConfigHash({ ...base, workers: 0 }), h, "workers is not hashed");
   const auto = await trainConfigHash({ ...base, engine: "autodiff" });
@@ -124,13 +124,16 @@ Deno.test("trainConfig: preset plus typed overrides equals the same --set string
   assert.deepEqual(typed, sets);
   assert.equal(await trainConfigHash(typed), await trainConfigHash(sets));
   assert.equal(typed.model.proj, TRAIN_PRESETS.repro.model.proj); // model merged field by field
-  assert.deepEqual(trainConfig(), structuredClone(defaultTrainConfig));
+  assert.deepEqual(trainConfig(), structuredClone(fullTrainConfig));
   assert.throws(
     () => trainConfig("fast"),
-    /preset 'fast' is unknown; use one of default, full, repro/,
+    /preset 'fast' is unknown; use one of full, repro/,
   );
+  // `default` was a second name of `full`: the error says which name to use
+  assert.throws(() => trainConfig("default"), /now one preset: use full/);
+  assert.deepEqual(Object.keys(TRAIN_PRESETS), ["full", "repro"]);
   // deno-lint-ignore no-explicit-any
-  assert.throws(() => trainConfig("default", { epoch: 3 } as any), /epoch/);
+  assert.throws(() => trainConfig("full", { epoch: 3 } as any), /epoch/);
   assert.deepEqual(trainOverridesFromSets(["epochs=2", "model.experts=3"]), {
     epochs: 2,
     model: { experts: 3 },
@@ -146,7 +149,7 @@ Deno.test("the full preset is the paper's recipe exactly; repro shortens it and 
   assert.equal(f.evalEvery, 1);
   assert.equal(f.maxValDialogues, null);
   assert.equal(f.maxTrainDialogues, null);
-  assert.deepEqual(f, TRAIN_PRESETS.default);
+  assert.equal(f, fullTrainConfig);
   const r = TRAIN_PRESETS.repro;
   const changed = Object.keys(f).filter((k) =>
     JSON.stringify(f[k as keyof typeof f]) !== JSON.stringify(r[k as keyof typeof r])
@@ -162,15 +165,15 @@ Deno.test("model.fixedTextWeight: optional, typed, checked; absent, it leaves th
   // Pinned (the reference recipe's, on the head_math engine revision; unchanged by
   // fixedTextWeight): cached runs are named by these hashes.
   assert.equal(
-    await trainConfigHash(trainConfig("default", { seed: 0 })),
+    await trainConfigHash(trainConfig("full", { seed: 0 })),
     "9ba5454aaae27fc248f075b21ace87ca8ca1e48510fbf94aaee967654b7822c9",
   );
-  const moe = trainConfig("default", { model: { variant: "moe_only" } });
+  const moe = trainConfig("full", { model: { variant: "moe_only" } });
   const moeHash = "b7f5d356a5aaa9b088aa5f855a3ffb863748d7ea26155cefc84b46ce6a7de268";
   assert.equal(await trainConfigHash(moe), moeHash);
-  assert.ok(!("fixedTextWeight" in defaultTrainConfig.model), "not in the presets");
+  assert.ok(!("fixedTextWeight" in fullTrainConfig.model), "not in the presets");
   // given as undefined, it is absent (and hashes as absent)
-  const undef = trainConfig("default", {
+  const undef = trainConfig("full", {
     model: { variant: "moe_only", fixedTextWeight: undefined },
   });
   assert.ok(!("fixedTextWeight" in undef.model));
@@ -180,8 +183,8 @@ Deno.test("model.fixedTextWeight: optional, typed, checked; absent, it leaves th
     moeHash,
   );
   // set, it is hashed; typed and --set overrides agree
-  const typed = trainConfig("default", { model: { variant: "moe_only", fixedTextWeight: 0.8 } });
-  const sets = applyTrainOverrides(TRAIN_PRESETS.default, [
+  const typed = trainConfig("full", { model: { variant: "moe_only", fixedTextWeight: 0.8 } });
+  const sets = applyTrainOverrides(TRAIN_PRESETS.full, [
     "model.variant=moe_only",
     "model.fixedTextWeight=0.8",
   ]);
@@ -208,7 +211,7 @@ Deno.test("model.fixedTextWeight: optional, typed, checked; absent, it leaves th
     /fixedTextWeight must be a finite number in \[0, 1\]/,
   );
   assert.throws(
-    () => applyTrainOverrides(defaultTrainConfig, ["model.fixedTextWeight=0.8"]),
+    () => applyTrainOverrides(fullTrainConfig, ["model.fixedTextWeight=0.8"]),
     /'full' variant learns the text weight.*remove fixedTextWeight/,
   );
   assert.throws(() => applyTrainOverrides(moe, ["fixedTextWeight=0.8"]), /unknown key/);
