@@ -202,14 +202,18 @@ Deno.test("the committed report is not older than lib/ and notebooks/ (npm run r
   );
 });
 
-Deno.test("every mean ± sd that docs/results.md quotes for the figures is on the reviewer's page", () => {
+Deno.test("every mean ± sd that docs/results.md quotes for the figures and studies is on the reviewer's page", () => {
   const results = Deno.readTextFileSync(`${ROOT}/docs/results.md`);
   const report = Deno.readTextFileSync(`${ROOT}/figures/REPORT.md`);
-  // the bullets of "What reproduces" (the figures' verdicts), not the comparisons after them
-  const section = results.slice(
-    results.indexOf("## What reproduces"),
-    results.indexOf("Against the "),
-  );
+  // the bullets of "What reproduces" (the figures' verdicts), not the comparisons after them,
+  // and those of "Beyond the paper" (notebooks 07-10, whose tables the page carries too)
+  const between = (from: string, to: string) => {
+    const i = results.indexOf(from), j = results.indexOf(to, i);
+    assert.ok(i >= 0 && j > i, `docs/results.md has no "${from}" … "${to}" section`);
+    return results.slice(i, j);
+  };
+  const section = between("## What reproduces", "Against the ") +
+    between("## Beyond the paper", "## The training regime");
   const norm = (s: string) =>
     s.replace(/\s+/g, " ").replace(/−/g, "-").replace(/(\d),(\d{3})/g, "$1$2");
   const quoted = [...norm(section).matchAll(/[+-]?\d+(?:\.\d+)? ± \d+(?:\.\d+)?/g)].map((m) =>
