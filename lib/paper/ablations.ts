@@ -254,12 +254,19 @@ export function ablationFigure(
         ? undefined
         : { type: "data", array: stats.map((s) => +s.sd.toFixed(3)), visible: true },
       marker: {
-        color: colour(row.id, baseline ? 0 : v++),
+        color: colour(row.id, baseline || row.id === "full" ? 0 : v++),
         size: 10,
         symbol: baseline ? "diamond" : "circle",
       },
     };
   });
+  const ends = data.flatMap((t) =>
+    (t.y as number[]).flatMap((
+      y,
+      i,
+    ) => [y - (t.error_y?.array[i] ?? 0), y + (t.error_y?.array[i] ?? 0)])
+  );
+  const lo = Math.min(...ends), hi = Math.max(...ends);
   return {
     data,
     layout: {
@@ -269,7 +276,8 @@ export function ablationFigure(
       },
       scattermode: "group",
       xaxis: { type: "category" },
-      yaxis: { title: { text: "Hits@10 (%)" } },
+      // dots: the axis spans the data (a bar would need it from 0)
+      yaxis: { title: { text: "Hits@10 (%)" }, range: [Math.floor(lo - 1), Math.ceil(hi + 1)] },
       legend: { orientation: "h", y: -0.2 },
       margin: { t: 80 },
     },

@@ -148,6 +148,8 @@ Deno.test("ablations: each variant is the base config with its head fields", () 
   assert.equal(traces[2].error_y, undefined); // DAR does not train: no spread
   // deno-lint-ignore no-explicit-any
   assert.match((fig.layout as any).title.text, /synthetic stand-in/);
+  // deno-lint-ignore no-explicit-any
+  assert.deepEqual((fig.layout as any).yaxis.range, [49, 62]); // the data's span, not from 0
 });
 
 Deno.test("robustness: 11 cells around the default; knobs scale the preset's values", () => {
