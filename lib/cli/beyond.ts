@@ -136,7 +136,10 @@ export async function main(study: string, argv: string[]): Promise<number> {
       const res = await runRobustness(config);
       print("Robustness landscape (VisDial)", robustnessTable(res));
       print("The paper's numbers beside ours", robustnessComparison(res));
-      await saveFigure(robustnessFigure(res), fig, { width: 1300, height: 520 });
+      await saveFigure(robustnessFigure(res, { subtitle: provenanceLabel(config) }), fig, {
+        width: 1300,
+        height: 520,
+      });
     } else if (study === "detector") {
       const res = await runDetector(config);
       print(
@@ -144,7 +147,10 @@ export async function main(study: string, argv: string[]): Promise<number> {
         detectorTable(res.rounds),
       );
       print("The paper's numbers beside ours", detectorComparison(res.rounds, res.drops));
-      await saveFigure(detectorFigure(res.rounds), fig, { width: 1200, height: 520 });
+      await saveFigure(detectorFigure(res.rounds, { subtitle: provenanceLabel(config) }), fig, {
+        width: 1200,
+        height: 520,
+      });
     } else if (study === "regime") {
       const data = await reproData(config);
       const bundle = await loadBundle(data, { splits: ["visdial"] });

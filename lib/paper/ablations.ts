@@ -12,7 +12,7 @@ import type { TrainModelConfig } from "../train/config.ts";
 import { BENCHMARK_LABELS, BENCHMARKS } from "../data/benchmarks.ts";
 import { parameterCount } from "../model/config.ts";
 import type { EvalOutput } from "../eval/evaluate.ts";
-import type { FigureSpec } from "../show/figures.ts";
+import { type FigureSpec, figureTitle } from "../show/figures.ts";
 import {
   degradationSeries,
   type ReproConfig,
@@ -270,10 +270,10 @@ export function ablationFigure(
   return {
     data,
     layout: {
-      title: {
-        text: `Ablations: cumulative Hits@10 at round ${ABLATION_ROUNDS[last]}` +
-          (subtitle ? `<br><sub>${subtitle}</sub>` : ""),
-      },
+      title: figureTitle(
+        `Ablations: cumulative Hits@10 at round ${ABLATION_ROUNDS[last]}`,
+        subtitle,
+      ),
       scattermode: "group",
       xaxis: { type: "category" },
       // dots: the axis spans the data (a bar would need it from 0)

@@ -177,6 +177,9 @@ Deno.test("robustness: 11 cells around the default; knobs scale the preset's val
   const fig = robustnessFigure(res);
   // rows: hallucination ×0.5, ×1, ×2; columns: off-scene ×0.5, ×1, ×2 (cells 0..8 in that order)
   assert.deepEqual(fig.data[0].z, [[-2, -1, 0], [1, 2, 3], [4, 5, 6]]);
+  assert.ok(!fig.layout!.title.text.includes("<sub>"));
+  const labelled = robustnessFigure(res, { subtitle: "synthetic stand-in, training seed 0" });
+  assert.match(labelled.layout!.title.text, /<br><sub>synthetic stand-in, training seed 0<\/sub>$/);
 });
 
 Deno.test("ablations: the mean degradation rate is a percentage over rounds 2..", () => {

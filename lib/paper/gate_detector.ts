@@ -9,7 +9,7 @@
  */
 import type { EvalOutput } from "../eval/evaluate.ts";
 import { type RocCurve, rocCurve, thinCurve } from "../runtime/roc.ts";
-import type { FigureSpec } from "../show/figures.ts";
+import { type FigureSpec, figureTitle } from "../show/figures.ts";
 import { type ReproConfig, reproEval, reproSeeds } from "./pipeline.ts";
 import { benchmarkTruths } from "./cases.ts";
 import { type ComparisonRow, fmt, fmtSeeds, meanSd, METHOD_COLORS } from "./reference.ts";
@@ -149,7 +149,10 @@ export function largeDropShare(
  * @param seeds one {@linkcode detectorRounds} result per training seed (the first is drawn left).
  * @param show the rounds whose ROC curves are drawn.
  */
-export function detectorFigure(seeds: DetectorRound[][], show = [1, 5, 10]): FigureSpec {
+export function detectorFigure(
+  seeds: DetectorRound[][],
+  { show = [1, 5, 10], subtitle }: { show?: number[]; subtitle?: string } = {},
+): FigureSpec {
   const first = seeds[0];
   // deno-lint-ignore no-explicit-any
   const data: any[] = [];
@@ -208,7 +211,7 @@ export function detectorFigure(seeds: DetectorRound[][], show = [1, 5, 10]): Fig
   return {
     data,
     layout: {
-      title: { text: "The gate as a detector of off-scene generations (VisDial)" },
+      title: figureTitle("The gate as a detector of off-scene generations (VisDial)", subtitle),
       grid: { rows: 1, columns: 2, pattern: "independent" },
       xaxis: { title: { text: "false positive rate (good generations flagged)" }, range: [0, 1] },
       yaxis: { title: { text: "true positive rate (off-scene flagged)" }, range: [0, 1] },

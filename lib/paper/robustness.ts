@@ -17,7 +17,7 @@
  */
 import { type SyntheticConfig, syntheticConfig } from "../data/synthetic/generator.ts";
 import { syntheticLatent } from "../data/synthetic/latent.ts";
-import type { FigureSpec } from "../show/figures.ts";
+import { type FigureSpec, figureTitle } from "../show/figures.ts";
 import { type ReproConfig, reproData, reproEval } from "./pipeline.ts";
 import { meanDegradation } from "./ablations.ts";
 import { type ComparisonRow, fmt, paperReference } from "./reference.ts";
@@ -188,7 +188,10 @@ export function robustnessTable(results: CellResult[]): Record<string, string | 
  * and ADaFuSE's degradation rates (middle, right; one colour scale for both), the default cell
  * outlined.
  */
-export function robustnessFigure(results: CellResult[]): FigureSpec {
+export function robustnessFigure(
+  results: CellResult[],
+  { subtitle }: { subtitle?: string } = {},
+): FigureSpec {
   const grid = results.filter((r) => r.cell.hardFrac === undefined);
   const xs = [...OFFSCENE_SCALES], ys = [...HALLUC_SCALES];
   const z = (f: (r: CellResult) => number) =>
@@ -246,7 +249,10 @@ export function robustnessFigure(results: CellResult[]): FigureSpec {
       heat(dAda, 2, "Reds", undefined, shared),
     ],
     layout: {
-      title: { text: "Robustness landscape (VisDial; the calibrated default outlined)" },
+      title: figureTitle(
+        "Robustness landscape (VisDial; the calibrated default outlined)",
+        subtitle,
+      ),
       grid: { rows: 1, columns: 3, pattern: "independent" },
       xaxis: ax("off-scene rate"),
       yaxis: ax("hallucination strength"),

@@ -16,6 +16,14 @@
 import { closePage, withPage } from "./chromium.ts";
 import { FIGURES_DIR, ROOT, writeFileAtomic } from "../runtime/paths.ts";
 
+/**
+ * A figure's plotly title: `text`, with `subtitle` (where its numbers come from, e.g. "synthetic
+ * stand-in, data seed 0, training seeds 0, 1, 2") in small type under it when given.
+ */
+export function figureTitle(text: string, subtitle?: string): { text: string } {
+  return { text: subtitle ? `${text}<br><sub>${subtitle}</sub>` : text };
+}
+
 /** A plotly figure: traces and layout, as plotly.js takes them. */
 export interface FigureSpec {
   /** The traces (plotly's `data`). */

@@ -5,6 +5,7 @@ import {
   closeFigures,
   displayBundle,
   ensurePlotlyJs,
+  figureTitle,
   PLOTLY_JS_SOURCE,
   saveFigure,
 } from "./figures.ts";
@@ -84,4 +85,10 @@ Deno.test("a figure page without plotly.js beside it shows the static PNG instea
     await closeFigures();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("figureTitle: the subtitle goes under the title in small type, or nothing", () => {
+  assertEquals(figureTitle("Fig"), { text: "Fig" });
+  assertEquals(figureTitle("Fig", ""), { text: "Fig" });
+  assertEquals(figureTitle("Fig", "data seed 0"), { text: "Fig<br><sub>data seed 0</sub>" });
 });
