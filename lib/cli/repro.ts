@@ -89,9 +89,12 @@ export function reproConfigFromArgs(
  * per field that differs otherwise (the runner writes them into the config cell).
  */
 export function notebookParams(config: ReproConfig): string[] {
+  // the notebooks' config cells: the defaults with the three training seeds, in the cells' order
+  const { seed, ...rest } = REPRO_DEFAULTS;
   const cell: Record<string, unknown> = {
-    ...REPRO_DEFAULTS,
+    seed,
     seeds: [...REPRO_TRAINING_SEEDS],
+    ...rest,
     data: undefined,
   };
   const given = { ...config, seeds: config.seeds ?? [config.seed] } as unknown as Record<
