@@ -97,7 +97,7 @@ export function notebookParams(config: ReproConfig): string[] {
     ...rest,
     data: undefined,
   };
-  const given = { ...config, seeds: config.seeds ?? [config.seed] } as unknown as Record<
+  const given = { ...config, seeds: reproSeeds(config) } as unknown as Record<
     string,
     unknown
   >;

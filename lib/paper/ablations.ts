@@ -233,13 +233,15 @@ export function ablationFigure(
   const labels = BENCHMARKS.map((b) => BENCHMARK_LABELS[b]);
   // variants other than the full head; ADaFuSE's, DAR's and ChatIR's colours are kept for them
   const palette = ["#ff7f0e", "#2ca02c", "#8c564b", "#17becf", "#e377c2", "#bcbd22", "#7f7f7f"];
-  const colour = (id: string, i: number) =>
-    id === "full" ? METHOD_COLORS.adafuse : METHOD_COLORS[id] ?? palette[i % palette.length];
+  const variants = rows.filter((r) => !["full", "dar", "chatir"].includes(r.id));
+  const colour = (row: AblationRow) =>
+    row.id === "full"
+      ? METHOD_COLORS.adafuse
+      : METHOD_COLORS[row.id] ?? palette[variants.indexOf(row) % palette.length];
   const ordered = [
     ...rows.filter((r) => r.id !== "dar" && r.id !== "chatir"),
     ...["dar", "chatir"].flatMap((m) => rows.filter((r) => r.id === m)),
   ];
-  let v = 0;
   // deno-lint-ignore no-explicit-any
   const data: any[] = ordered.map((row) => {
     const stats = BENCHMARKS.map((b) => meanSd(row.hits[b].map((s) => s[last])));
@@ -254,18 +256,17 @@ export function ablationFigure(
         ? undefined
         : { type: "data", array: stats.map((s) => +s.sd.toFixed(3)), visible: true },
       marker: {
-        color: colour(row.id, baseline || row.id === "full" ? 0 : v++),
+        color: colour(row),
         size: 10,
         symbol: baseline ? "diamond" : "circle",
       },
     };
   });
-  const ends = data.flatMap((t) =>
-    (t.y as number[]).flatMap((
-      y,
-      i,
-    ) => [y - (t.error_y?.array[i] ?? 0), y + (t.error_y?.array[i] ?? 0)])
-  );
+  // each dot with its error bar
+  const ends = data.flatMap((t) => {
+    const sd: number[] = t.error_y?.array ?? [];
+    return (t.y as number[]).flatMap((y, i) => [y - (sd[i] ?? 0), y + (sd[i] ?? 0)]);
+  });
   const lo = Math.min(...ends), hi = Math.max(...ends);
   return {
     data,
