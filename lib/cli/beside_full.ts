@@ -1,5 +1,6 @@
 /**
- * `deno task beside-full [--preset P] [--seed N] [--seeds A] [--set key=value…] [--no-docs]`
+ * `deno task beside-full [--preset P] [--data-seed N] [--train-seeds A] [--set key=value…]
+ * [--no-docs]`
  *
  * The `repro` preset beside the paper's full recipe on one training seed (lib/paper/beside_full.ts):
  * trains what is not cached (the full recipe: about 2 h a seed here, resumable), evaluates the
@@ -14,25 +15,28 @@ import { initBackend } from "../runtime/backend.ts";
 import { ROOT, writeMarkedBlock } from "../runtime/paths.ts";
 import { BESIDE_FULL_MARKERS, besideFull, besideFullMarkdown } from "../paper/beside_full.ts";
 import { parseArgs } from "./_args.ts";
-import { REPRO_CONFIG_OPTIONS, reproConfigFromArgs } from "./repro.ts";
+import { REPRO_CONFIG_OPTIONS, REPRO_RENAMED_OPTIONS, reproConfigFromArgs } from "./repro.ts";
 
 if (import.meta.main) {
   try {
     const a = parseArgs(Deno.args, {
-      options: REPRO_CONFIG_OPTIONS.filter((o) => o !== "train-preset"),
+      options: [
+        ...REPRO_CONFIG_OPTIONS.filter((o) => o !== "train-preset"),
+        ...REPRO_RENAMED_OPTIONS,
+      ],
       flags: ["no-docs"],
       repeated: ["set"],
-      usage:
-        "usage: deno task beside-full [--preset P] [--seed N] [--seeds A] [--set key=value…] " +
-        "[--no-docs]",
+      usage: "usage: deno task beside-full [--preset P] [--data-seed N] [--train-seeds A] " +
+        "[--set key=value…] [--no-docs]",
     });
-    const config = reproConfigFromArgs(a, [0]);
+    const config = reproConfigFromArgs(a);
     await initBackend();
-    const seed = config.seeds?.[0] ?? config.seed;
+    // one training seed: the first of --train-seeds (default 0)
+    const seed = config.trainSeeds[0];
     const r = await besideFull(config, seed, ["repro", "full"], (s) => console.error(s));
     console.log(`\n## repro beside full\n\n${besideFullMarkdown(r, true)}`);
-    const isDefault = config.preset === "default" && !config.data && !config.synthetic &&
-      config.seed === 0 && Object.keys(config.trainSet ?? {}).length === 0;
+    const isDefault = config.dataPreset === "default" && !config.data && !config.synthetic &&
+      config.dataSeed === 0 && Object.keys(config.overrides).length === 0;
     if (!a.flags["no-docs"] && isDefault) {
       await writeMarkedBlock(`${ROOT}/README.md`, BESIDE_FULL_MARKERS, besideFullMarkdown(r));
       await writeMarkedBlock(

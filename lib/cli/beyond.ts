@@ -1,5 +1,5 @@
 /**
- * `deno task ablate|robustness|detector|cases [--preset P] [--seed N] [--seeds A,B,…]
+ * `deno task ablate|robustness|detector|cases [--preset P] [--data-seed N] [--train-seeds A,B,…]
  * [--train-preset NAME] [--set key=value…]` (cases also `[--index N] [--find FILTER]`)
  *
  * The studies beyond the paper, from a shell; each is also a notebook (07-10) that calls the same
@@ -59,7 +59,8 @@ import {
   regimeTable,
   runRegime,
 } from "../paper/regime.ts";
-import { provenanceLabel, reproData } from "../paper/pipeline.ts";
+import { reproData } from "../paper/pipeline.ts";
+import { provenanceLabel } from "../paper/experiment.ts";
 import {
   probeComparison,
   probeFigure,
@@ -72,7 +73,7 @@ import { calibrationSummary, readCalibrationReport } from "../paper/fig5_calibra
 import { loadBundle } from "../data/bundle.ts";
 import { embeddingGeometry } from "../eval/geometry.ts";
 import { parseArgs } from "./_args.ts";
-import { REPRO_CONFIG_OPTIONS, REPRO_TRAINING_SEEDS, reproConfigFromArgs } from "./repro.ts";
+import { REPRO_CONFIG_OPTIONS, REPRO_RENAMED_OPTIONS, reproConfigFromArgs } from "./repro.ts";
 
 /** The studies and the figure each writes. */
 export const STUDIES: Readonly<Record<string, string>> = Object.freeze({
@@ -85,7 +86,8 @@ export const STUDIES: Readonly<Record<string, string>> = Object.freeze({
 });
 
 const _usage = (study: string) =>
-  `usage: deno task ${study} [--preset P] [--seed N] [--seeds A,B,...] [--train-preset NAME] ` +
+  `usage: deno task ${study} [--preset P] [--data-seed N] [--train-seeds A,B,...] ` +
+  `[--train-preset NAME] ` +
   `[--set key=value ...]${study === "cases" ? " [--index N] [--find darDrop[:ROUND]]" : ""}`;
 
 /** Parses a `--find` value (`darDrop`, `adafuseGain:10`, …) into a filter. */
@@ -110,7 +112,11 @@ export async function main(study: string, argv: string[]): Promise<number> {
     throw new Error(`study '${study}' is unknown; use one of ${Object.keys(STUDIES).join(", ")}`);
   }
   const a = parseArgs(argv, {
-    options: [...REPRO_CONFIG_OPTIONS, ...(study === "cases" ? ["index", "find"] : [])],
+    options: [
+      ...REPRO_CONFIG_OPTIONS,
+      ...REPRO_RENAMED_OPTIONS,
+      ...(study === "cases" ? ["index", "find"] : []),
+    ],
     repeated: ["set"],
     usage: _usage(study),
   });
@@ -118,9 +124,8 @@ export async function main(study: string, argv: string[]): Promise<number> {
     console.log(_usage(study));
     return 0;
   }
-  // the ablations and the detector use every training seed; the landscape and the cases one
-  const seeds = study === "ablate" || study === "detector" ? REPRO_TRAINING_SEEDS : [0];
-  const config = reproConfigFromArgs(a, seeds);
+  // the ablations and the detector use every training seed; the landscape and the cases the first
+  const config = reproConfigFromArgs(a);
   const print = (title: string, rows: TableLike) =>
     console.log(`\n## ${title}\n\n${tableMarkdown(rows)}`);
   await initBackend();
@@ -136,7 +141,9 @@ export async function main(study: string, argv: string[]): Promise<number> {
       const res = await runRobustness(config);
       print("Robustness landscape (VisDial)", robustnessTable(res));
       print("The paper's numbers beside ours", robustnessComparison(res));
-      await saveFigure(robustnessFigure(res, { subtitle: provenanceLabel(config) }), fig, {
+      // one head per cell: the first training seed's
+      const subtitle = provenanceLabel({ ...config, trainSeeds: config.trainSeeds.slice(0, 1) });
+      await saveFigure(robustnessFigure(res, { subtitle }), fig, {
         width: 1300,
         height: 520,
       });

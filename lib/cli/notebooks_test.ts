@@ -139,8 +139,8 @@ Deno.test("notebook names resolve by number, stem or path, and unknown names are
 
 Deno.test("the notebooks command line takes names, --out, repeated --param and --timeout", () => {
   assert.deepEqual(
-    parseNotebookArgs(["01", "03", "--param", "config.seed=2", "--param=x=1", "--out", "o"]),
-    { names: ["01", "03"], outDir: "o", params: ["config.seed=2", "x=1"], timeout: undefined },
+    parseNotebookArgs(["01", "03", "--param", "config.dataSeed=2", "--param=x=1", "--out", "o"]),
+    { names: ["01", "03"], outDir: "o", params: ["config.dataSeed=2", "x=1"], timeout: undefined },
   );
   assert.throws(() => parseNotebookArgs(["--bogus"]), /unknown option --bogus/);
   assert.throws(() => parseNotebookArgs(["--timeout", "soon"]), /seconds/);

@@ -1,5 +1,5 @@
 /**
- * `deno task parity [--preset small|default] [--data DIR] [--data-seed N] [--seeds A,B,…]
+ * `deno task parity [--preset small|default] [--data DIR] [--data-seed N] [--train-seeds A,B,…]
  * [--train-preset NAME] [--set key=value…] [--python PATH] [--no-install]`
  *
  * Trains the fusion head with this project's trainer and with PyTorch running the reference's
@@ -18,12 +18,12 @@ import { tableMarkdown } from "../show/tables.ts";
 import { parseArgs } from "./_args.ts";
 
 const USAGE = "usage: deno task parity [--preset small|default] [--data DIR] [--data-seed N] " +
-  "[--seeds A,B,...] [--train-preset NAME] [--set key=value ...] [--python PATH] [--no-install]";
+  "[--train-seeds A,B,...] [--train-preset NAME] [--set key=value ...] [--python PATH] [--no-install]";
 
 /** Runs the command on `argv`; returns the exit code (1 when a verdict fails). */
 export async function main(argv: string[]): Promise<number> {
   const a = parseArgs(argv, {
-    options: ["preset", "data", "data-seed", "seeds", "train-preset", "python"],
+    options: ["preset", "data", "data-seed", "train-seeds", "train-preset", "python"],
     flags: ["no-install"],
     repeated: ["set"],
     usage: USAGE,
@@ -32,8 +32,10 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const seeds = (a.options.seeds ?? "0,1,2").split(",").map((s) => {
-    if (!/^\d+$/.test(s.trim())) throw new Error(`--seeds: '${s}' is not a seed; e.g. 0,1,2`);
+  const seeds = (a.options["train-seeds"] ?? "0,1,2").split(",").map((s) => {
+    if (!/^\d+$/.test(s.trim())) {
+      throw new Error(`--train-seeds: '${s}' is not a seed; e.g. 0,1,2`);
+    }
     return Number(s);
   });
   const preset = a.options["train-preset"] ?? "repro";

@@ -1,5 +1,5 @@
 /**
- * `deno task repro [--preset default|small] [--seed N] [--seeds A,B,…] [--data DIR]
+ * `deno task repro [--preset default|small] [--data-seed N] [--train-seeds A,B,…] [--data DIR]
  * [--train-preset NAME] [--set key=value…] [--no-notebooks] [--notebooks-out DIR] [--all]`
  *
  * Reproduces every figure: the data bundle, ChatIR and DAR on the four benchmarks, the trained
@@ -7,26 +7,22 @@
  * paper (ablations, robustness landscape, training regime, the published text geometry; synthetic
  * data only), then every notebook (which find all of it cached and draw the figures into
  * `figures/`). Each step is cached, so a stopped run continues where it stopped.
- * `--notebooks-out DIR` writes the executed notebooks there instead of in place. `--seeds 0,1,2`
- * trains and evaluates the head once per training seed (the data stay those of `--seed`); without
- * `--seeds`, the training seeds are 0, 1, 2 ({@linkcode REPRO_TRAINING_SEEDS}), or `--seed` alone
- * when it is given.
+ * `--notebooks-out DIR` writes the executed notebooks there instead of in place. `--train-seeds
+ * 0,1,2` trains and evaluates the head once per training seed (the data are those of
+ * `--data-seed`); what is not given is lib/paper/experiment.ts's default.
  *
  * @module
  */
 import { initBackend } from "../runtime/backend.ts";
 import {
   releaseReproData,
-  REPRO_DEFAULTS,
-  REPRO_TRAINING_SEEDS,
-  type ReproConfig,
   reproData,
   reproEval,
   reproGate,
   reproSeedRuns,
-  reproSeeds,
   reproTrain,
 } from "../paper/pipeline.ts";
+import { REPRO_DEFAULTS, type ReproConfig, reproConfig, reproSeeds } from "../paper/experiment.ts";
 import { BENCHMARKS } from "../data/benchmarks.ts";
 import { trainOverridesFromSets } from "../train/config.ts";
 import { FIGURES_DIR, NOTEBOOKS_DIR, ROOT } from "../runtime/paths.ts";
@@ -38,69 +34,73 @@ import { runAblations } from "../paper/ablations.ts";
 import { runRobustness } from "../paper/robustness.ts";
 import { runRegime } from "../paper/regime.ts";
 
-/** Re-exported from lib/paper/pipeline.ts, where the defaults of a reproduction live. */
-export { REPRO_TRAINING_SEEDS };
-
-const _USAGE = "usage: deno task repro [--preset default|small] [--seed N] [--seeds A,B,...] " +
-  "[--data DIR] " +
-  "[--train-preset NAME] [--set key=value ...] [--no-notebooks] [--notebooks-out DIR] " +
-  "[--all]";
+const _USAGE = "usage: deno task repro [--preset default|small] [--data-seed N] " +
+  "[--train-seeds A,B,...] [--data DIR] [--train-preset NAME] [--set key=value ...] " +
+  "[--no-notebooks] [--notebooks-out DIR] [--all]";
 
 /** The options every command that takes a reproduction config accepts. */
 export const REPRO_CONFIG_OPTIONS: readonly string[] = [
   "preset",
-  "seed",
-  "seeds",
+  "data-seed",
+  "train-seeds",
   "data",
   "train-preset",
 ];
 
+/** Options of older command lines, and the option that replaced each. */
+const _RENAMED_OPTIONS: Record<string, string> = {
+  seed: "--data-seed N (the training seeds are --train-seeds A,B,...)",
+  seeds: "--train-seeds A,B,...",
+};
+
+/**
+ * Where an older command line's option (`--seed`, `--seeds`) is now answered: an error that names
+ * the option to use. For the `options` of {@linkcode parseArgs}, beside
+ * {@linkcode REPRO_CONFIG_OPTIONS}.
+ */
+export const REPRO_RENAMED_OPTIONS: readonly string[] = Object.keys(_RENAMED_OPTIONS);
+
 /**
  * The reproduction config of parsed arguments ({@linkcode REPRO_CONFIG_OPTIONS} and repeated
- * `--set`): the training seeds are `--seeds`, else `--seed` alone, else `defaultSeeds`.
+ * `--set`); what is not given is lib/paper/experiment.ts's default.
  */
-export function reproConfigFromArgs(
-  a: ParsedArgs,
-  defaultSeeds: readonly number[] = REPRO_TRAINING_SEEDS,
-): ReproConfig {
-  const seed = a.options.seed === undefined ? REPRO_DEFAULTS.seed : Number(a.options.seed);
-  if (!Number.isInteger(seed)) throw new Error(`--seed '${a.options.seed}' must be an integer`);
-  const seeds = a.options.seeds?.split(",").map((x) => Number(x.trim()));
-  if (seeds && (seeds.length === 0 || seeds.some((x) => !Number.isInteger(x)))) {
+export function reproConfigFromArgs(a: ParsedArgs): ReproConfig {
+  for (const [old, now] of Object.entries(_RENAMED_OPTIONS)) {
+    if (a.options[old] !== undefined) throw new Error(`--${old} is now ${now}`);
+  }
+  const dataSeed = a.options["data-seed"] === undefined
+    ? REPRO_DEFAULTS.dataSeed
+    : Number(a.options["data-seed"]);
+  if (!Number.isInteger(dataSeed)) {
+    throw new Error(`--data-seed '${a.options["data-seed"]}' must be an integer`);
+  }
+  const trainSeeds = a.options["train-seeds"]?.split(",").map((x) => Number(x.trim()));
+  if (trainSeeds && (trainSeeds.length === 0 || trainSeeds.some((x) => !Number.isInteger(x)))) {
     throw new Error(
-      `--seeds '${a.options.seeds}' must be integers separated by commas, e.g. 0,1,2`,
+      `--train-seeds '${
+        a.options["train-seeds"]
+      }' must be integers separated by commas, e.g. 0,1,2`,
     );
   }
-  return {
-    seed,
-    // training seeds: --seeds, else --seed alone, else the defaults
-    seeds: seeds ?? (a.options.seed === undefined ? [...defaultSeeds] : [seed]),
-    preset: a.options.preset ?? REPRO_DEFAULTS.preset,
-    data: a.options.data,
+  return reproConfig({
+    dataSeed,
+    trainSeeds: trainSeeds ?? [...REPRO_DEFAULTS.trainSeeds],
+    dataPreset: a.options.preset ?? REPRO_DEFAULTS.dataPreset,
+    ...(a.options.data === undefined ? {} : { data: a.options.data }),
     trainPreset: a.options["train-preset"] ?? REPRO_DEFAULTS.trainPreset,
-    trainSet: trainOverridesFromSets(a.repeated.set ?? []),
-  };
+    overrides: trainOverridesFromSets(a.repeated.set ?? []),
+  });
 }
 
 /**
- * The `--param` assignments that make a notebook's config cell say `config`: none for the
- * config the figure notebooks' cells already hold (data seed 0, training seeds 0, 1, 2, the
- * default data and the `repro` recipe), so that `npm run repro` executes them as written; one
- * per field that differs otherwise (the runner writes them into the config cell).
+ * The `--param` assignments that make a notebook's config cell say `config`: none for
+ * lib/paper/experiment.ts's default (the config the figure notebooks' cells hold), so that
+ * `npm run repro` executes them as written; one per field that differs otherwise (the runner
+ * writes them into the config cell, in the cell's order).
  */
-export function notebookParams(config: ReproConfig): string[] {
-  // the notebooks' config cells: the defaults with the three training seeds, in the cells' order
-  const { seed, ...rest } = REPRO_DEFAULTS;
-  const cell: Record<string, unknown> = {
-    seed,
-    seeds: [...REPRO_TRAINING_SEEDS],
-    ...rest,
-    data: undefined,
-  };
-  const given = { ...config, seeds: reproSeeds(config) } as unknown as Record<
-    string,
-    unknown
-  >;
+export function notebookParams(config: Partial<ReproConfig>): string[] {
+  const given = reproConfig(config) as unknown as Record<string, unknown>;
+  const cell = { ...REPRO_DEFAULTS, data: undefined } as unknown as Record<string, unknown>;
   return Object.keys(cell)
     .filter((k) => JSON.stringify(given[k]) !== JSON.stringify(cell[k]))
     .map((k) => `config.${k}=${JSON.stringify(given[k])}`);
@@ -111,7 +111,7 @@ export function parseReproArgs(
   argv: string[],
 ): { config: ReproConfig; notebooks: boolean; notebooksOut?: string; beyond: boolean } {
   const a = parseArgs(argv, {
-    options: [...REPRO_CONFIG_OPTIONS, "notebooks-out"],
+    options: [...REPRO_CONFIG_OPTIONS, ...REPRO_RENAMED_OPTIONS, "notebooks-out"],
     repeated: ["set"],
     // --paper-only is the default now; still accepted, so older command lines keep working
     flags: ["no-notebooks", "all", "paper-only"],
@@ -204,11 +204,11 @@ export async function runRepro(
         // the README's verdict block follows the notebooks it was made from
         ...(notebooksOut ? {} : { readme: `${ROOT}/README.md` }),
         settings: {
-          "data": config.data ?? `synthetic, preset ${config.preset}`,
-          "data seed": config.seed,
+          "data": config.data ?? `synthetic, preset ${config.dataPreset}`,
+          "data seed": config.dataSeed,
           "training seeds": runs.map((r) => r.seed),
           "training preset": config.trainPreset,
-          "training overrides": config.trainSet,
+          "training overrides": config.overrides,
           "training runs": runs.map((r) => r.dir.replace(/^.*\//, "")),
           "backend": `${info.name} (${info.device})`,
         },

@@ -12,25 +12,27 @@ const hasJupyter = (() => {
 })();
 
 Deno.test("parseReproArgs reads the config and refuses unknown options", () => {
-  const a = parseReproArgs(["--preset", "small", "--seed", "3", "--set", "lr=1e-4"]);
+  const a = parseReproArgs(["--preset", "small", "--data-seed", "3", "--set", "lr=1e-4"]);
   assert.deepEqual(a.config, {
-    seed: 3,
-    seeds: [3],
-    preset: "small",
-    data: undefined,
+    dataSeed: 3,
+    trainSeeds: [0, 1, 2],
+    gateSeed: 7,
+    dataPreset: "small",
     trainPreset: "repro",
-    trainSet: { lr: 1e-4 },
+    overrides: { lr: 1e-4 },
   });
   assert.equal(a.notebooks, true);
-  assert.deepEqual(parseReproArgs(["--seeds", "0, 1,2"]).config.seeds, [0, 1, 2]);
-  assert.deepEqual(parseReproArgs([]).config.seeds, [0, 1, 2], "three training seeds by default");
-  assert.deepEqual(parseReproArgs(["--seed", "4"]).config.seeds, [4], "--seed alone: one head");
-  assert.throws(() => parseReproArgs(["--seeds", "0,x"]), /integers separated by commas/);
+  assert.deepEqual(parseReproArgs(["--train-seeds", "0, 1,2"]).config.trainSeeds, [0, 1, 2]);
+  assert.deepEqual(parseReproArgs(["--train-seeds", "4"]).config.trainSeeds, [4]);
+  assert.deepEqual(parseReproArgs([]).config.trainSeeds, [0, 1, 2], "three seeds by default");
+  assert.throws(() => parseReproArgs(["--train-seeds", "0,x"]), /integers separated by commas/);
+  assert.throws(() => parseReproArgs(["--seed", "4"]), /--seed is now --data-seed/);
+  assert.throws(() => parseReproArgs(["--seeds", "4"]), /--seeds is now --train-seeds/);
   assert.throws(() => parseReproArgs(["--sed", "3"]), /unknown/);
   assert.equal(parseReproArgs([]).beyond, false, "the paper's figures alone by default");
   assert.equal(parseReproArgs(["--all"]).beyond, true, "--all adds the studies beyond the paper");
   assert.equal(parseReproArgs(["--paper-only"]).beyond, false);
-  assert.throws(() => parseReproArgs(["--seed", "x"]), /integer/);
+  assert.throws(() => parseReproArgs(["--data-seed", "x"]), /integer/);
 });
 
 Deno.test({
@@ -53,7 +55,7 @@ Deno.test({
           "small",
           "--set",
           "epochs=2",
-          "--seeds",
+          "--train-seeds",
           "0,1",
           "--notebooks-out",
           `${tmp}/notebooks`,
@@ -113,13 +115,13 @@ Deno.test({
 
 Deno.test("notebookParams: none for the config the notebooks' cells hold, one per difference", () => {
   assert.deepEqual(notebookParams(parseReproArgs([]).config), []);
-  assert.deepEqual(notebookParams(parseReproArgs(["--seeds", "0", "--set", "lr=1e-4"]).config), [
-    "config.seeds=[0]",
-    'config.trainSet={"lr":0.0001}',
+  const params = (argv: string[]) => notebookParams(parseReproArgs(argv).config);
+  assert.deepEqual(params(["--train-seeds", "0", "--set", "lr=1e-4"]), [
+    "config.trainSeeds=[0]",
+    'config.overrides={"lr":0.0001}',
   ]);
-  assert.deepEqual(notebookParams(parseReproArgs(["--data", "/x", "--seed", "2"]).config), [
-    "config.seed=2",
-    "config.seeds=[2]",
+  assert.deepEqual(params(["--data", "/x", "--data-seed", "2"]), [
+    "config.dataSeed=2",
     'config.data="/x"',
   ]);
 });

@@ -13,13 +13,8 @@ import { BENCHMARK_LABELS, BENCHMARKS } from "../data/benchmarks.ts";
 import { parameterCount } from "../model/config.ts";
 import type { EvalOutput } from "../eval/evaluate.ts";
 import { type FigureSpec, figureTitle } from "../show/figures.ts";
-import {
-  degradationSeries,
-  type ReproConfig,
-  reproEval,
-  reproGate,
-  reproSeeds,
-} from "./pipeline.ts";
+import { degradationSeries, reproEval, reproGate } from "./pipeline.ts";
+import { type ReproConfig, reproSeeds } from "./experiment.ts";
 import {
   type ComparisonRow,
   fmt,
@@ -76,11 +71,11 @@ export function ablationConfig(
   }
   if (v.id === "full") return base;
   const model = {
-    ...(base.trainSet?.model ?? {}),
+    ...(base.overrides?.model ?? {}),
     ...v.model,
     ...(v.fixedWeight ? { fixedTextWeight } : {}),
   };
-  return { ...base, trainSet: { ...(base.trainSet ?? {}), model } };
+  return { ...base, overrides: { ...(base.overrides ?? {}), model } };
 }
 
 /**
@@ -223,7 +218,7 @@ export function ablationTable(rows: AblationRow[]): Record<string, string | numb
  * plot (mean over seeds, sd as an error bar): one dot per head, ChatIR and DAR as diamonds of their
  * own colours. Dots, not bars: the heads differ by tenths of a point near 85, which a bar from 0
  * would hide and a bar from 73 would misstate. The full head is drawn in ADaFuSE's colour;
- * `subtitle` (e.g. pipeline.ts's `provenanceLabel`) goes under the title.
+ * `subtitle` (e.g. experiment.ts's `provenanceLabel`) goes under the title.
  */
 export function ablationFigure(
   rows: AblationRow[],

@@ -8,7 +8,8 @@
  * @module
  */
 import { BENCHMARKS } from "../data/benchmarks.ts";
-import { type ReproConfig, reproEval, reproTrain } from "./pipeline.ts";
+import { reproEval, reproTrain } from "./pipeline.ts";
+import type { ReproConfig } from "./experiment.ts";
 import type { EvalOutput } from "../eval/evaluate.ts";
 import { RunDir } from "../train/run_dir.ts";
 import type { EvalRecord } from "../train/data.ts";
@@ -69,7 +70,7 @@ export async function besideFull(
   const rows: BesideFullRow[] = [];
   const runs: Record<string, BesideFullRun> = {};
   for (const p of presets) {
-    const run = await reproTrain({ ...config, trainPreset: p, seeds: [seed] }, { seed });
+    const run = await reproTrain({ ...config, trainPreset: p, trainSeeds: [seed] }, { seed });
     const st = await new RunDir(run.dir).state();
     const h = st?.history ?? [];
     if (!st || h.length === 0) throw new Error(`${run.dir}: no validation recorded; retrain it`);
@@ -86,7 +87,7 @@ export async function besideFull(
     const last: Record<string, EvalOutput> = {};
     for (const p of presets) {
       log(`beside-full: ${p}, ${b}…`);
-      const c = { ...config, trainPreset: p, seeds: [seed] };
+      const c = { ...config, trainPreset: p, trainSeeds: [seed] };
       ours[p] = await reproEval(c, b, "adafuse", seed);
       last[p] = await reproEval(c, b, "adafuse", seed, "last");
     }

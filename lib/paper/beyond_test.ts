@@ -107,11 +107,11 @@ Deno.test("cases: filters rank the dialogues; a case reads 1-based ranks, w, cos
 });
 
 Deno.test("ablations: each variant is the base config with its head fields", () => {
-  const base = { seed: 0, seeds: [0, 1], trainSet: { lr: 1e-4 } };
+  const base = { dataSeed: 0, trainSeeds: [0, 1], overrides: { lr: 1e-4 } };
   const byId = Object.fromEntries(ABLATION_VARIANTS.map((v) => [v.id, v]));
   assert.equal(ablationConfig(base, byId.full), base);
-  assert.deepEqual(ablationConfig(base, byId.k8).trainSet, { lr: 1e-4, model: { experts: 8 } });
-  assert.deepEqual(ablationConfig(base, byId.experts_only, 0.78).trainSet, {
+  assert.deepEqual(ablationConfig(base, byId.k8).overrides, { lr: 1e-4, model: { experts: 8 } });
+  assert.deepEqual(ablationConfig(base, byId.experts_only, 0.78).overrides, {
     lr: 1e-4,
     model: { variant: "moe_only", fixedTextWeight: 0.78 },
   });
@@ -162,9 +162,9 @@ Deno.test("robustness: 11 cells around the default; knobs scale the preset's val
   assertClose(k.genOffScenePerWord!, 2 * base.genOffScenePerWord, 1e-9);
   assertClose(k.genHallucWeightHard!, 0.5 * base.genHallucWeightHard, 1e-9);
   assert.equal(k.genHardFrac, 0.6);
-  const c = cellConfig({ seed: 0, seeds: [4, 5], trainSet: { lr: 1e-4 } }, cells[0]);
-  assert.deepEqual(c.seeds, [4]);
-  assert.equal(c.trainSet?.lr, 1e-4);
+  const c = cellConfig({ dataSeed: 0, trainSeeds: [4, 5], overrides: { lr: 1e-4 } }, cells[0]);
+  assert.deepEqual(c.trainSeeds, [4]);
+  assert.equal(c.overrides?.lr, 1e-4);
   assert.throws(() => cellConfig({ data: "/x" }, cells[0]), /unset config.data/);
   const res = cells.map((cell, i) => ({
     cell,

@@ -10,7 +10,8 @@
 import type { EvalOutput } from "../eval/evaluate.ts";
 import type { SyntheticLatent } from "../data/synthetic/generator.ts";
 import { syntheticLatent } from "../data/synthetic/latent.ts";
-import { type ReproConfig, reproData, reproEval, reproSeeds } from "./pipeline.ts";
+import { reproData, reproEval } from "./pipeline.ts";
+import { type ReproConfig, reproSeeds } from "./experiment.ts";
 import type { FigureSpec } from "../show/figures.ts";
 import { METHOD_COLORS, METHOD_LABELS } from "./reference.ts";
 

@@ -10,7 +10,8 @@
 import type { EvalOutput } from "../eval/evaluate.ts";
 import { type RocCurve, rocCurve, thinCurve } from "../runtime/roc.ts";
 import { type FigureSpec, figureTitle } from "../show/figures.ts";
-import { type ReproConfig, reproEval, reproSeeds } from "./pipeline.ts";
+import { reproEval } from "./pipeline.ts";
+import { type ReproConfig, reproSeeds } from "./experiment.ts";
 import { benchmarkTruths } from "./cases.ts";
 import { type ComparisonRow, fmt, fmtSeeds, meanSd, METHOD_COLORS } from "./reference.ts";
 

@@ -1,19 +1,15 @@
 /**
- * lib/paper/: the cached reproduction pipeline (this file), each paper figure's series and
- * plotly spec and paper-vs-ours table (fig1_degradation.ts … fig4_gate.ts), the paper's
- * reference numbers (reference.ts). May import runtime/ …
- * show/.
- *
  * The reproduction pipeline, step by step, with every step cached on disk so that notebooks,
  * `deno task repro` and `deno task figures` share the work: the data bundle (synthetic by
- * default), the trained head, each evaluation, and the gate samples of Figure 4.
+ * default), the trained head, each evaluation, and the gate samples of Figure 4. What it runs on
+ * (data, recipe, seeds) is a config of experiment.ts.
  *
  * Cache layout (all under `data/`, ignored by git; `ADAFUSE_CACHE_DIR` moves it):
  * - `data/cache/synthetic-<preset>-<seed>-<hash8>/`: the bundle (see lib/data/synthetic/generator.ts);
  * - `data/runs/<bundle>--<train preset>-seed<S>-<hash8>/`: the training run of training seed S
- *   (lib/train/loop.ts); one per seed of `config.seeds`;
+ *   (lib/train/loop.ts); one per seed of `config.trainSeeds`;
  * - `data/cache/eval/<bundle>/<method>[--<run>]/<benchmark>.json`: one evaluation;
- * - `data/cache/gate/<bundle>--<run>-<n>-<seed>.json`: the gate samples.
+ * - `data/cache/gate/<bundle>--<run>-<split>-<n>-gate<gateSeed>.json`: the gate samples.
  * A cached file is only ever written whole (temp file, then rename), so a stopped run never
  * leaves a half result behind, and the next run picks up where it stopped.
  *
@@ -32,107 +28,17 @@ import type { DegradationSeries } from "./fig1_degradation.ts";
 import type { RankTable } from "./reference.ts";
 import { CACHE_DIR, readJsonIfExists, writeFileAtomic } from "../runtime/paths.ts";
 import { Rng } from "../runtime/rng.ts";
-import { ensureSynthetic, type SyntheticConfig } from "../data/synthetic/generator.ts";
+import { ensureSynthetic } from "../data/synthetic/generator.ts";
+import { type TrainConfig, trainConfig, trainConfigHash } from "../train/config.ts";
 import {
-  type TrainConfig,
-  trainConfig,
-  trainConfigHash,
-  type TrainOverrides,
-} from "../train/config.ts";
+  type ReproConfig,
+  reproConfig,
+  reproSeeds,
+  type ResolvedReproConfig,
+} from "./experiment.ts";
 
-/** What a reproduction runs on: the data, the training recipe, the seeds. */
-export interface ReproConfig {
-  /**
-   * Seed of the synthetic data (and of the gate-sample draw); also the training seed when
-   * `seeds` is not given.
-   */
-  seed: number;
-  /**
-   * Training seeds: one run of the head per seed, each in its own run folder, evaluated on its
-   * own (see {@linkcode reproSeedRuns}, {@linkcode reproEvalSeeds}). Default `[seed]`, so a
-   * config without it trains once, as before. The data stay those of `seed`.
-   */
-  seeds?: number[];
-  /** Synthetic data preset: `default` (the paper's sizes) or `small` (tests, quick looks). */
-  preset: string;
-  /** A bundle folder of real embeddings; when set, `preset` and `synthetic` are ignored. */
-  data?: string;
-  /**
-   * Knobs of the synthetic generator to change from the preset's (e.g. `{genOffScene: 0.06}`);
-   * they are part of the bundle's cache key, so each setting is its own cached bundle.
-   */
-  synthetic?: Partial<SyntheticConfig>;
-  /** Training preset of lib/train/config.ts: `repro` (fits the time here) or `full` (the paper's). */
-  trainPreset: string;
-  /** Fields of the training config to change (after the preset and the seed). */
-  trainSet: TrainOverrides;
-}
-
-/**
- * The training seeds `npm run repro` and the notebooks' config cells use (one head per seed;
- * every verdict is taken on the mean over them). A config without `seeds` trains `[seed]`.
- */
-export const REPRO_TRAINING_SEEDS: readonly number[] = Object.freeze([0, 1, 2]);
-
-/**
- * The configuration of a reproduction unless told otherwise: data seed 0, the default synthetic
- * data, the `repro` recipe. Its training seed is then the data seed (a config without `seeds` trains
- * `[seed]`); `npm run repro` and the notebooks' config cells ask for
- * {@linkcode REPRO_TRAINING_SEEDS}.
- */
-export const REPRO_DEFAULTS: Readonly<Omit<ReproConfig, "seeds">> = Object.freeze({
-  seed: 0,
-  preset: "default",
-  trainPreset: "repro",
-  trainSet: {},
-});
-
-function _cfg(c: Partial<ReproConfig>): ReproConfig & { seeds: number[] } {
-  if (Array.isArray(c.trainSet)) {
-    throw new Error(
-      `trainSet is a typed partial training config now (e.g. {lr: 1e-4}), not "key=value" ` +
-        `strings: got ${JSON.stringify(c.trainSet)}`,
-    );
-  }
-  const seed = c.seed ?? REPRO_DEFAULTS.seed;
-  const seeds = c.seeds ?? [seed];
-  if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s))) {
-    throw new Error(`pipeline: seeds must be a non-empty list of integers, got [${seeds}]`);
-  }
-  if (new Set(seeds).size !== seeds.length) {
-    throw new Error(`pipeline: seeds [${seeds}] repeat a seed; list each training seed once`);
-  }
-  return {
-    ...REPRO_DEFAULTS,
-    ...c,
-    seed,
-    seeds: [...seeds],
-    trainSet: structuredClone(c.trainSet ?? REPRO_DEFAULTS.trainSet),
-  };
-}
-
-/** The training seeds of a config: `config.seeds`, or `[config.seed]` when not given. */
-export function reproSeeds(config: Partial<ReproConfig> = {}): number[] {
-  return _cfg(config).seeds;
-}
-
-/**
- * Where a figure's numbers come from, for its subtitle: "synthetic stand-in, data seed 0, training
- * seeds 0, 1, 2" (or "real data (DIR), …").
- */
-export function provenanceLabel(config: Partial<ReproConfig> = {}): string {
-  const c = _cfg(config);
-  const seeds = c.seeds.length > 1
-    ? `training seeds ${c.seeds.join(", ")}`
-    : `training seed ${c.seeds[0]}`;
-  const data = c.data
-    ? `real data (${c.data.replace(/\/+$/, "").replace(/^.*\//, "")})`
-    : `synthetic stand-in, data seed ${c.seed}`;
-  return `${data}, ${seeds}`;
-}
-
-function _trainSeed(c: ReproConfig & { seeds: number[] }, trainSeed?: number): number {
-  const s = trainSeed ?? c.seeds[0];
+function _trainSeed(c: ResolvedReproConfig, trainSeed?: number): number {
+  const s = trainSeed ?? c.trainSeeds[0];
   if (!Number.isInteger(s)) throw new Error(`pipeline: training seed ${s} is not an integer`);
   return s;
 }
@@ -143,9 +49,9 @@ function _base(path: string): string {
 
 /** The bundle folder: `config.data`, or the synthetic bundle (generated once, then cached). */
 export async function reproData(config: Partial<ReproConfig> = {}): Promise<string> {
-  const c = _cfg(config);
+  const c = reproConfig(config);
   if (c.data) return c.data;
-  return await ensureSynthetic({ preset: c.preset, seed: c.seed, overrides: c.synthetic });
+  return await ensureSynthetic({ preset: c.dataPreset, seed: c.dataSeed, overrides: c.synthetic });
 }
 
 /** A finished training run: its folder and the checkpoint selected on `val`. */
@@ -160,14 +66,14 @@ export interface TrainedRun {
 
 /**
  * The training config of a reproduction config and training seed: its preset, the seed (default:
- * the first of {@linkcode reproSeeds}), then `trainSet`.
+ * the first of {@linkcode reproSeeds}), then `overrides`.
  */
 export function reproTrainingConfig(
   config: Partial<ReproConfig> = {},
   trainSeed?: number,
 ): TrainConfig {
-  const c = _cfg(config);
-  return trainConfig(c.trainPreset, { seed: _trainSeed(c, trainSeed), ...c.trainSet });
+  const c = reproConfig(config);
+  return trainConfig(c.trainPreset, { seed: _trainSeed(c, trainSeed), ...c.overrides });
 }
 
 /** Options of {@linkcode reproTrain}. */
@@ -201,8 +107,8 @@ export function releaseReproData(): void {
 
 /**
  * Trains the head once per (data, training config, training seed) and returns the run; a
- * finished run of the same config is reused without a word, a stopped one is resumed. A
- * `trainSet` with a `seed` would override the seed: use `seeds` instead. Without `onProgress`
+ * finished run of the same config is reused without a word, a stopped one is resumed. The
+ * training seed is `opts.seed`, else the first of `trainSeeds`. Without `onProgress`
  * or `log`, training in a notebook shows a live progress bar and prints no lines.
  *
  * @param config the reproduction config.
@@ -212,7 +118,7 @@ export async function reproTrain(
   config: Partial<ReproConfig> = {},
   opts: ReproTrainOptions = {},
 ): Promise<TrainedRun> {
-  const c = _cfg(config);
+  const c = reproConfig(config);
   const seed = _trainSeed(c, opts.seed);
   const data = await reproData(c);
   const trainCfg = reproTrainingConfig(c, seed);
@@ -264,7 +170,7 @@ export async function reproEval(
   trainSeed?: number,
   head: "best" | "last" = "best",
 ): Promise<EvalOutput> {
-  const c = _cfg(config);
+  const c = reproConfig(config);
   const data = await reproData(c);
   const run = method === "adafuse" ? await reproTrain(c, { seed: trainSeed }) : undefined;
   const checkpoint = run && (head === "last" ? new RunDir(run.dir).paths.last : run.checkpoint);
@@ -348,7 +254,7 @@ export interface GateSamples {
 /**
  * The image weight `1 − w` and `cos(t, g)` for `n` (dialogue, round) pairs drawn without
  * replacement from the training split (all pairs when there are fewer), cached. The pairs are a
- * function of `config.seed`; the head is the run of `trainSeed` (default: the first seed).
+ * function of `config.gateSeed`; the head is the run of `trainSeed` (default: the first seed).
  */
 export async function reproGate(
   config: Partial<ReproConfig> = {},
@@ -356,12 +262,12 @@ export async function reproGate(
   split = "train",
   trainSeed?: number,
 ): Promise<GateSamples> {
-  const c = _cfg(config);
+  const c = reproConfig(config);
   const data = await reproData(c);
   const run = await reproTrain(c, { seed: trainSeed });
   const out = `${CACHE_DIR}/cache/gate/${_base(data)}--${
     _base(run.dir)
-  }-${split}-${n}-${c.seed}.json`;
+  }-${split}-${n}-gate${c.gateSeed}.json`;
   const cached = await readJsonIfExists<GateSamples>(out);
   if (cached) return cached;
   await initBackend();
@@ -370,7 +276,7 @@ export async function reproGate(
   const { rounds, dim } = bundle;
   const total = s.count * rounds;
   const pick = new Int32Array(total).map((_, i) => i);
-  new Rng(gateSampleSeed(c)).shuffle(pick);
+  new Rng(c.gateSeed).shuffle(pick);
   const m = Math.min(n, total);
   const chosen = pick.subarray(0, m).sort();
   const t = new Float32Array(m * dim), g = new Float32Array(m * dim);
@@ -389,14 +295,6 @@ export async function reproGate(
   } finally {
     head.dispose();
   }
-}
-
-/**
- * The seed of the draw of Figure 4's gate samples: a function of the data seed alone (so every
- * training seed's head is shown on the same pairs), offset so that it draws apart from the data.
- */
-export function gateSampleSeed(config: Partial<ReproConfig>): number {
-  return (config.seed ?? REPRO_DEFAULTS.seed) + 4;
 }
 
 /** DAR's mean image weight over the rounds of a dialogue (0.445 with the official schedule). */

@@ -1,7 +1,7 @@
 /**
  * The reproduction pipeline with several training seeds, on the small synthetic preset and a
  * tiny head (seconds): one cached run per seed, per-seed evaluations, single-seed callers
- * unchanged.
+ * unchanged. The seed rules themselves are experiment_test.ts's.
  */
 import { assert } from "../testing/assert.ts";
 
@@ -21,14 +21,8 @@ Deno.test("pipeline: one cached run per training seed, per-seed results, single-
   Deno.env.set("ADAFUSE_CACHE_DIR", tmp); // read by lib/runtime/paths.ts when the pipeline is imported
   try {
     const p = await import("./pipeline.ts");
-    const base = { preset: "small", seed: 1, trainSet: TINY };
-    assert.deepEqual(p.reproSeeds(base), [1], "without seeds: the one training seed is `seed`");
-    assert.deepEqual(p.reproSeeds({}), [0]);
-    assert.ok(!("seeds" in p.REPRO_DEFAULTS), "one rule for the seeds: [seed] unless given");
-    assert.throws(() => p.reproSeeds({ seeds: [] }), /non-empty/);
-    assert.throws(() => p.reproSeeds({ seeds: [2, 2] }), /repeat/);
-
-    const config = { ...base, seeds: [0, 1] };
+    const base = { dataPreset: "small", dataSeed: 1, overrides: TINY };
+    const config = { ...base, trainSeeds: [0, 1] };
     const runs = await p.reproSeedRuns(config);
     assert.deepEqual(runs.map((r) => r.seed), [0, 1]);
     assert.ok(runs[0].dir !== runs[1].dir);
@@ -47,11 +41,13 @@ Deno.test("pipeline: one cached run per training seed, per-seed results, single-
     const evals = await p.reproEvalSeeds(config, "visdial", "adafuse");
     assert.deepEqual(evals.map((e) => e.seed), [0, 1]);
     assert.notDeepEqual(evals[0].eval.ranks, evals[1].eval.ranks, "seeds give other heads");
-    // a single-seed caller: reproTrain/reproEval without a seed take the first of `seeds`,
-    // and a config without `seeds` trains with `seed`, which is run 1 here
+    // a single-seed caller: reproTrain/reproEval without a seed take the first of `trainSeeds`
+    // (the default's first is 0); the data seed does not pick the training seed
     assert.deepEqual(await p.reproTrain(config), runs[0]);
-    assert.deepEqual(await p.reproTrain(base), runs[1]);
-    assert.deepEqual((await p.reproEval(base, "visdial", "adafuse")).ranks, evals[1].eval.ranks);
+    assert.deepEqual(await p.reproTrain(base), runs[0]);
+    const one = { ...base, trainSeeds: [1] };
+    assert.deepEqual(await p.reproTrain(one), runs[1]);
+    assert.deepEqual((await p.reproEval(one, "visdial", "adafuse")).ranks, evals[1].eval.ranks);
     const chatir = await p.reproEvalSeeds(config, "visdial", "chatir");
     assert.deepEqual(chatir[0].eval.ranks, chatir[1].eval.ranks, "baselines do not train");
   } finally {

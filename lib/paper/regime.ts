@@ -31,7 +31,8 @@ import type { EvalRecord } from "../train/loop.ts";
 import type { FigureSpec } from "../show/figures.ts";
 import { readTrainLog } from "../show/training_view.ts";
 import type { GeometryStats } from "../eval/geometry.ts";
-import { type ReproConfig, reproData, reproEval, reproTrain } from "./pipeline.ts";
+import { reproData, reproEval, reproTrain } from "./pipeline.ts";
+import type { ReproConfig } from "./experiment.ts";
 import { type Bundle, loadBundle } from "../data/bundle.ts";
 import { prepareCorpus } from "../model/ranking.ts";
 import { validate } from "../train/validate.ts";
@@ -77,9 +78,9 @@ export function regimeConfig(
 ): Partial<ReproConfig> {
   return {
     ...base,
-    seeds: [seed],
+    trainSeeds: [seed],
     trainPreset: "full",
-    trainSet: {
+    overrides: {
       epochs: REGIME_EPOCHS,
       warmupEpochs: REGIME_EPOCHS / 10,
       evalEvery: 1,

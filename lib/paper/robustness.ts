@@ -18,7 +18,8 @@
 import { type SyntheticConfig, syntheticConfig } from "../data/synthetic/generator.ts";
 import { syntheticLatent } from "../data/synthetic/latent.ts";
 import { type FigureSpec, figureTitle } from "../show/figures.ts";
-import { type ReproConfig, reproData, reproEval } from "./pipeline.ts";
+import { reproData, reproEval } from "./pipeline.ts";
+import { type ReproConfig, reproConfig } from "./experiment.ts";
 import { meanDegradation } from "./ablations.ts";
 import { type ComparisonRow, fmt, paperReference } from "./reference.ts";
 
@@ -83,14 +84,13 @@ export function cellConfig(base: Partial<ReproConfig>, cell: RobustnessCell): Pa
   if (base.data) {
     throw new Error("robustness: the landscape regenerates synthetic data; unset config.data");
   }
-  const seed = base.seed ?? 0;
-  const seeds = base.seeds ?? [seed];
+  const c = reproConfig(base);
   return {
     ...base,
-    seeds: [seeds[0]],
+    trainSeeds: [c.trainSeeds[0]],
     synthetic: {
       ...(base.synthetic ?? {}),
-      ...cellKnobs(cell, base.preset, seed, base.synthetic),
+      ...cellKnobs(cell, c.dataPreset, c.dataSeed, base.synthetic),
     },
   };
 }
