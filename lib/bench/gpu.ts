@@ -1,5 +1,5 @@
 /**
- * lib/bench/: the GPU check behind `deno task gpu-check` (lib/cli/gpu_check.ts).
+ * The GPU check behind `deno task gpu-check` (lib/cli/gpu_check.ts).
  *
  * Long because every part is a row of the one report runGpuCheck assembles.
  *

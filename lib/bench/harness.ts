@@ -1,6 +1,4 @@
 /**
- * lib/bench/: the speed benchmark against the PyTorch reference. May import runtime/ … paper/.
- *
  * The side-by-side benchmark behind `deno task bench`: ours (TensorFlow.js on wasm, the
  * data-parallel trainer of lib/train/parallel/trainer.ts, ranking of lib/model/ranking.ts) against the
  * PyTorch reference head (lib/tools/bench_torch.py) with the same thread count, on the same shapes

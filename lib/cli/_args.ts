@@ -1,7 +1,4 @@
 /**
- * lib/cli/: one file per `deno task`, argument parsing and printing only (this file: the parser,
- * private to cli/). May import any stage; nothing outside cli/ imports cli/.
- *
  * A tiny command-line parser shared by the CLIs: `--key value` or `--key=value` options,
  * `--flag` booleans, and repeatable options (e.g. `--set k=v --set k2=v2`). Errors name the
  * unknown or incomplete argument and show the usage line.

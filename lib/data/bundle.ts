@@ -1,7 +1,4 @@
 /**
- * lib/data/: the benchmark registry (benchmarks.ts), embedding bundles and their file formats
- * (npy.ts, safetensors.ts), the synthetic benchmark (synthetic/). May import runtime/.
- *
  * Long because loading and writing are the two halves of one on-disk format.
  *
  * Embedding bundles: the precomputed embeddings every evaluation and training run reads.

@@ -1,7 +1,4 @@
 /**
- * lib/eval/: the evaluation (this file), the baselines (ChatIR, DAR, t+g), Hits@K and rank
- * metrics, paired statistics. May import runtime/ … train/.
- *
  * The evaluation of one method on one benchmark split of a bundle (used by `deno task eval`,
  * lib/cli/eval.ts, and the paper pipeline).
  *

@@ -1,7 +1,4 @@
 /**
- * lib/integration/: the tests that cross stages (WebGPU vs wasm, PyTorch interop, training with
- * worker threads). May import anything; nothing imports them.
- *
  * The same model code on tfjs's WebGPU backend: forward pass, loss and gradients (tfjs
  * autodiff, as lib/train/loop.ts computes them, and the hand-written backward of the data-parallel
  * engine) at small shapes, against the wasm backend within 1e-4. Runs on any WebGPU adapter,

@@ -1,8 +1,4 @@
 /**
- * lib/model/: the ADaFuSE head (this file: gate, router, experts), its config and parameter
- * counts (config.ts), checkpoints, the matMul op and the ranking kernel (ranking.ts). May
- * import runtime/ and data/.
- *
  * Long because FusionHead is one class whose parts all depend on the internal layout below.
  *
  * The ADaFuSE fusion head (SPEC §2) in TensorFlow.js: parameters, PyTorch-like initialisation,

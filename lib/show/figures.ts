@@ -1,7 +1,4 @@
 /**
- * lib/show/: figures (this file; static export through chromium.ts) and tables shown in a
- * notebook. May import runtime/ … eval/.
- *
  * Figures: a plotly figure spec (`{data, layout}`) shown in a notebook and written to
  * `figures/` as static SVG and PNG (plotly.js in headless Debian Chromium) and as an interactive
  * HTML page that works offline: every page loads the one local copy `figures/plotly.min.js`

@@ -1,7 +1,4 @@
 /**
- * lib/testing/: test helpers (this file, reference64.ts, tiny_train_data.ts) and fixtures
- * (testdata/). May import anything; only tests import it.
- *
  * Assertions for the tests (JSR's @std/assert is out of reach here; `node:assert` is built in).
  *
  * @module

@@ -56,7 +56,7 @@ def load_corpus(bundle):
 
 
 def val_gallery(bundle, train_pool, val_pool):
-    """As lib/train/validate.ts's _valGallery: the val pool followed by the train pool when both
+    """As lib/train/validate.ts's valGallery: the val pool followed by the train pool when both
     splits have pools, the val pool alone when only it has one, the corpus when it has none."""
     if val_pool is None:
         return load_corpus(bundle)

@@ -12,7 +12,7 @@ import { type FusionConfig, hasExperts } from "../model/config.ts";
 import { Rng } from "../runtime/rng.ts";
 import { cosineWithWarmup, scheduleSteps } from "./schedule.ts";
 import { modelConfigOf, type TrainConfig } from "./config.ts";
-import { _heldOutGallery, _split, _valGallery, validate } from "./validate.ts";
+import { heldOutGallery, splitOf, valGallery, validate } from "./validate.ts";
 import {
   type EvalRecord,
   type StepLog,
@@ -22,14 +22,14 @@ import {
   type TrainSplit,
 } from "./data.ts";
 import {
-  _loadModelInto,
-  _loadOptimizer,
-  _saveModel,
-  _saveOptimizer,
-  type _State,
+  loadModelInto,
+  loadOptimizer,
   RunDir,
+  type RunState,
+  saveModel,
+  saveOptimizer,
 } from "./run_dir.ts";
-import { _createEngine, type _Engine } from "./engines.ts";
+import { createEngine, type GradientEngine } from "./engines.ts";
 import { clusterTargets, neighbourOrder } from "./sampler.ts";
 
 /** A 32-bit mix of two integers (splitmix-style), for per-epoch and per-step seeds. */
@@ -60,8 +60,8 @@ export interface _Plan {
 
 /** The splits, sizes and schedule of a run; throws naming the fix when they do not fit. */
 export function _plan(data: TrainData, c: TrainConfig, log: (s: string) => void): _Plan {
-  const trainSplit = _split(data, c.trainSplit, "training");
-  const valSplit = _split(data, c.valSplit, "validation");
+  const trainSplit = splitOf(data, c.trainSplit, "training");
+  const valSplit = splitOf(data, c.valSplit, "validation");
   // Targets come from the split's own image pool when it has one (never the search corpus then).
   const pool = trainPool(data, trainSplit).images;
   if (!trainSplit.images || !valSplit.images) {
@@ -73,7 +73,8 @@ export function _plan(data: TrainData, c: TrainConfig, log: (s: string) => void)
   const mcfg = modelConfigOf(c);
   if (mcfg.dim !== data.dim) {
     throw new Error(
-      `lib/train/loop.ts: model.dim is ${mcfg.dim} but the data has dim ${data.dim}; set model.dim=${data.dim}`,
+      `lib/train/_epochs.ts: model.dim is ${mcfg.dim} but the data has dim ${data.dim}; ` +
+        `set model.dim=${data.dim}`,
     );
   }
   const N = c.maxTrainDialogues === null
@@ -83,7 +84,8 @@ export function _plan(data: TrainData, c: TrainConfig, log: (s: string) => void)
   const nBatches = Math.floor(N / B);
   if (nBatches < 1) {
     throw new Error(
-      `lib/train/loop.ts: ${N} training dialogues make no full batch of ${B}; lower batchSize or add data`,
+      `lib/train/_epochs.ts: ${N} training dialogues make no full batch of ${B}; ` +
+        `lower batchSize or add data`,
     );
   }
   const stepsPerEpoch = Math.ceil(nBatches / c.accumulate);
@@ -113,13 +115,13 @@ export async function _startEngine(
   model: FusionHead,
   p: _Plan,
   dir: string,
-  prev: _State | undefined,
+  prev: RunState | undefined,
   ids: { hash: string; sig: string },
   log: (s: string) => void,
-): Promise<_Engine> {
+): Promise<GradientEngine> {
   const paths = new RunDir(dir).paths, c = p.c;
   if (!prev) {
-    const engine = await _createEngine(model, c, log);
+    const engine = await createEngine(model, c, log);
     await writeFileAtomic(
       paths.config,
       JSON.stringify({ configHash: ids.hash, dataSignature: ids.sig, config: c }, null, 2) + "\n",
@@ -127,16 +129,16 @@ export async function _startEngine(
     await writeFileAtomic(paths.log, "");
     return engine;
   }
-  const meta = await _loadModelInto(model, paths.last);
-  const o = await _loadOptimizer(paths.optim);
+  const meta = await loadModelInto(model, paths.last);
+  const o = await loadOptimizer(paths.optim);
   if (Number(meta.epochsDone) !== prev.epochsDone || o.epochsDone !== prev.epochsDone) {
     throw new Error(
-      `lib/train/loop.ts: ${dir} is inconsistent (state.json says ${prev.epochsDone} epochs, ` +
+      `lib/train/_epochs.ts: ${dir} is inconsistent (state.json says ${prev.epochsDone} epochs, ` +
         `last.safetensors ${meta.epochsDone}, optimizer ${o.epochsDone}); it was stopped while ` +
         "saving: delete the directory and start over",
     );
   }
-  const engine = await _createEngine(model, c, log);
+  const engine = await createEngine(model, c, log);
   engine.importOptimizer(o.state);
   const before = prev.engine ?? "autodiff";
   if (before !== engine.name) {
@@ -161,9 +163,9 @@ export async function _startEngine(
  */
 export class _Epochs {
   #p: _Plan;
-  #eng: _Engine;
+  #eng: GradientEngine;
   #model: FusionHead;
-  #state: _State;
+  #state: RunState;
   #dir: string;
   #hash: string;
   #logFile: Deno.FsFile;
@@ -185,9 +187,9 @@ export class _Epochs {
 
   constructor(
     p: _Plan,
-    eng: _Engine,
+    eng: GradientEngine,
     model: FusionHead,
-    state: _State,
+    state: RunState,
     run: { dir: string; hash: string; logFile: Deno.FsFile },
     log: (s: string) => void,
     onProgress?: (p: TrainProgress) => void,
@@ -270,7 +272,8 @@ export class _Epochs {
       this.#samples += ns;
       if (!Number.isFinite(loss)) {
         throw new Error(
-          `lib/train/loop.ts: the loss became ${loss} at step ${state.step} (epoch ${epoch}); lower lr or check the data`,
+          `lib/train/_epochs.ts: the loss became ${loss} at step ${state.step} (epoch ${epoch}); ` +
+            `lower lr or check the data`,
         );
       }
       if (state.step % c.logEvery === 0 || state.step === totalSteps) {
@@ -332,8 +335,8 @@ export class _Epochs {
     if ((epoch + 1) % c.evalEvery === 0 || epoch === c.epochs - 1) {
       if (!this.#index) {
         const t0 = performance.now();
-        this.#index = prepareCorpus(_valGallery(data, trainSplit, valSplit), d);
-        const held = _heldOutGallery(data, valSplit);
+        this.#index = prepareCorpus(valGallery(data, trainSplit, valSplit), d);
+        const held = heldOutGallery(data, valSplit);
         if (held) this.#heldOut = prepareCorpus(held, d);
         buildMs = performance.now() - t0;
       }
@@ -373,7 +376,7 @@ export class _Epochs {
       if (better) {
         state.bestMetric = ev.metric;
         state.bestEpoch = epoch;
-        await _saveModel(this.#model, paths.best, {
+        await saveModel(this.#model, paths.best, {
           epoch: String(epoch),
           valMetric: String(ev.metric),
           configHash: this.#hash,
@@ -382,11 +385,11 @@ export class _Epochs {
     }
     state.epochsDone = epoch + 1;
     state.finished = state.epochsDone === c.epochs;
-    await _saveModel(this.#model, paths.last, {
+    await saveModel(this.#model, paths.last, {
       epochsDone: String(state.epochsDone),
       configHash: this.#hash,
     });
-    await _saveOptimizer(await this.#eng.exportOptimizer(), paths.optim, state.epochsDone);
+    await saveOptimizer(await this.#eng.exportOptimizer(), paths.optim, state.epochsDone);
     await writeFileAtomic(paths.state, JSON.stringify(state, null, 1) + "\n");
     this.#endSec += (performance.now() - tEnd - buildMs) / 1000;
     this.#ends++;

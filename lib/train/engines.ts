@@ -74,7 +74,7 @@ export class GradAccumulator {
  * updates out. Statistics of an update: `[Σ loss over its micro-batches, Σ w, Σ w², Σ p per
  * expert…]`.
  */
-export interface _Engine {
+export interface GradientEngine {
   readonly name: TrainEngine;
   readonly workers: number;
   /** Forward and backward pass of one micro-batch (the arrays may be reused after it). */
@@ -90,11 +90,12 @@ export interface _Engine {
   dispose(): void;
 }
 
-export async function _createEngine(
+/** The gradient engine `c.engine` names (autodiff or parallel) for `model`, with a line to `log`. */
+export async function createEngine(
   model: FusionHead,
   c: TrainConfig,
   log: (s: string) => void,
-): Promise<_Engine> {
+): Promise<GradientEngine> {
   if (c.engine === "parallel") {
     const backend = tf.getBackend();
     if (backend === "wasm") {
@@ -116,7 +117,7 @@ export async function _createEngine(
 }
 
 /** tfjs autodiff of {@linkcode FusionHead.apply} on the main thread, AdamW of lib/train/adamw.ts. */
-class _AutodiffEngine implements _Engine {
+class _AutodiffEngine implements GradientEngine {
   readonly name = "autodiff" as const;
   readonly workers = 0;
   #model: FusionHead;
@@ -201,7 +202,7 @@ class _AutodiffEngine implements _Engine {
 }
 
 /** lib/train/parallel/trainer.ts: workers with wasm replicas, hand-written backward, shared AdamW. */
-class _ParallelEngine implements _Engine {
+class _ParallelEngine implements GradientEngine {
   readonly name = "parallel" as const;
   readonly workers: number;
   #dp: DataParallelTrainer;

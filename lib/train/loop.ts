@@ -1,8 +1,4 @@
 /**
- * lib/train/: the training recipe (config.ts), this loop, its run folder (run_dir.ts), validation
- * (validate.ts) and gradient engines (engines.ts), one run on a bundle (run.ts), loss, AdamW,
- * clipping, schedule; parallel/ the data-parallel engine. May import runtime/, data/, model/.
- *
  * Training the fusion head with the recipe of SPEC §3 (config.ts): symmetric
  * InfoNCE, AdamW, cosine schedule with warm-up, gradient accumulation and clipping, one random
  * round per dialogue per epoch, model selection on a validation split, exact resume.
@@ -29,8 +25,8 @@ import {
   validateTrainConfig,
 } from "./config.ts";
 import type { EvalRecord, TrainData, TrainProgress } from "./data.ts";
-import { _dataSignature, type _State, RunDir } from "./run_dir.ts";
-import type { _Engine } from "./engines.ts";
+import { dataSignature, RunDir, type RunState } from "./run_dir.ts";
+import type { GradientEngine } from "./engines.ts";
 import { _Epochs, _plan, _startEngine } from "./_epochs.ts";
 
 export { gateStats, validate } from "./validate.ts";
@@ -112,9 +108,9 @@ export async function train(
   const dir = run.dir, paths = run.paths;
   await Deno.mkdir(dir, { recursive: true });
   const hash = await trainConfigHash(c);
-  const sig = _dataSignature(data, c);
+  const sig = dataSignature(data, c);
   const prev = await run.state();
-  const result = (s: _State, cached: boolean): TrainResult => ({
+  const result = (s: RunState, cached: boolean): TrainResult => ({
     bestCheckpoint: s.bestMetric === null ? null : paths.best,
     bestEpoch: s.bestEpoch,
     bestMetric: s.bestMetric ?? -Infinity,
@@ -154,7 +150,7 @@ export async function train(
   }
 
   const model = FusionHead.create(p.mcfg, c.seed);
-  const state: _State = prev ?? {
+  const state: RunState = prev ?? {
     version: 1,
     configHash: hash,
     dataSignature: sig,
@@ -165,7 +161,7 @@ export async function train(
     history: [],
     finished: false,
   };
-  let engine: _Engine | null = null;
+  let engine: GradientEngine | null = null;
   let epochs: _Epochs | null = null;
   try {
     engine = await _startEngine(model, p, dir, prev, { hash, sig }, log);
@@ -190,7 +186,7 @@ export async function train(
   }
   return {
     ...result(state, false),
-    engine: (engine as _Engine | null)?.name ?? null,
-    workers: (engine as _Engine | null)?.workers ?? 0,
+    engine: (engine as GradientEngine | null)?.name ?? null,
+    workers: (engine as GradientEngine | null)?.workers ?? 0,
   };
 }

@@ -25,7 +25,7 @@ import type { AdamWState } from "./adamw.ts";
 import type { TrainConfig, TrainEngine } from "./config.ts";
 import { type EvalRecord, type TrainData, trainPool } from "./data.ts";
 
-export interface _State {
+export interface RunState {
   version: 1;
   configHash: string;
   dataSignature: string;
@@ -84,27 +84,27 @@ export class RunDir {
    * The run's state, or undefined when none was saved yet (a new folder, or a run stopped
    * during its first epoch).
    */
-  state(): Promise<_State | undefined> {
-    return readJsonIfExists<_State>(this.paths.state);
+  state(): Promise<RunState | undefined> {
+    return readJsonIfExists<RunState>(this.paths.state);
   }
 
   /**
    * The state when the folder holds the finished run of the config hashed `configHash`, else
    * undefined (no run, an unfinished one, or another config's).
    */
-  async finished(configHash: string): Promise<_State | undefined> {
+  async finished(configHash: string): Promise<RunState | undefined> {
     const s = await this.state();
     return isFinishedRun(s, configHash) ? s : undefined;
   }
 }
 
 /** Whether a run's state (see {@linkcode RunDir.state}) is the finished run of `configHash`. */
-export function isFinishedRun(s: _State | undefined, configHash: string): boolean {
+export function isFinishedRun(s: RunState | undefined, configHash: string): boolean {
   return s?.finished === true && s.configHash === configHash;
 }
 
 /** A short fingerprint of the data (sizes and a sample of values), stored with the run. */
-export function _dataSignature(data: TrainData, c: TrainConfig): string {
+export function dataSignature(data: TrainData, c: TrainConfig): string {
   const tr = data.splits[c.trainSplit], va = data.splits[c.valSplit];
   let h = 0x811c9dc5;
   const feed = (a: ArrayLike<number>) => {
@@ -135,11 +135,13 @@ export function _dataSignature(data: TrainData, c: TrainConfig): string {
     (h >>> 0).toString(16);
 }
 
-export function _saveModel(model: FusionHead, path: string, meta: Record<string, string>) {
+/** Writes the model's checkpoint (safetensors with `meta`) to `path`, atomically. */
+export function saveModel(model: FusionHead, path: string, meta: Record<string, string>) {
   return saveCheckpoint(model, path, meta);
 }
 
-export async function _loadModelInto(
+/** Loads the checkpoint at `path` into `model`; returns its metadata. */
+export async function loadModelInto(
   model: FusionHead,
   path: string,
 ): Promise<Record<string, string>> {
@@ -153,7 +155,8 @@ export async function _loadModelInto(
   return readSafetensorsMetadata(bytes, path);
 }
 
-export async function _saveOptimizer(s: AdamWState, path: string, epochsDone: number) {
+/** Writes AdamW's moments and step (and the epochs done) to `path`, atomically. */
+export async function saveOptimizer(s: AdamWState, path: string, epochsDone: number) {
   const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
   s.m.forEach((a, i) => tensors[`m.${i}`] = { dtype: "F32", shape: [a.length], data: a });
   s.v.forEach((a, i) => tensors[`v.${i}`] = { dtype: "F32", shape: [a.length], data: a });
@@ -161,7 +164,8 @@ export async function _saveOptimizer(s: AdamWState, path: string, epochsDone: nu
   await writeFileAtomic(path, encodeSafetensors(tensors, meta));
 }
 
-export async function _loadOptimizer(
+/** Reads AdamW's moments and step, and the epochs done, from `path` (saveOptimizer's file). */
+export async function loadOptimizer(
   path: string,
 ): Promise<{ state: AdamWState; epochsDone: number }> {
   const bytes = await Deno.readFile(path);

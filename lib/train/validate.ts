@@ -27,7 +27,11 @@ import { type CorpusIndex, rankTargets } from "../model/ranking.ts";
 import { rocAuc } from "../runtime/roc.ts";
 import { type GateStats, type TrainData, trainPool, type TrainSplit } from "./data.ts";
 
-export function _split(data: TrainData, name: string, role: string): TrainSplit {
+/**
+ * The split `name` of the data, checked: it exists and its arrays have their sizes (`role`, e.g.
+ * `training`, names it in the errors).
+ */
+export function splitOf(data: TrainData, name: string, role: string): TrainSplit {
   const s = data.splits[name];
   if (!s) {
     throw new Error(
@@ -68,7 +72,7 @@ export function _split(data: TrainData, name: string, role: string): TrainSplit 
  * so that the gallery is about as hard as the search corpus; the val targets keep their rows at
  * the front), the val pool alone when only it exists, the corpus for a val split without a pool.
  */
-export function _valGallery(data: TrainData, train: TrainSplit, val: TrainSplit): Float32Array {
+export function valGallery(data: TrainData, train: TrainSplit, val: TrainSplit): Float32Array {
   const v = trainPool(data, val);
   if (!val.images || !train.images || train.images === val.images) return v.images;
   const t = trainPool(data, train);
@@ -83,7 +87,7 @@ export function _valGallery(data: TrainData, train: TrainSplit, val: TrainSplit)
  * corpus's size, so no training image is in it and it is as large as the benchmarks' search
  * space. Null when the val split has no pool (its targets are then corpus images already).
  */
-export function _heldOutGallery(data: TrainData, val: TrainSplit): Float32Array | null {
+export function heldOutGallery(data: TrainData, val: TrainSplit): Float32Array | null {
   if (!val.images) return null;
   const d = data.dim;
   const v = trainPool(data, val);

@@ -1,5 +1,5 @@
 import { assert, assertClose } from "../testing/assert.ts";
-import { _heldOutGallery, gateStats } from "./validate.ts";
+import { gateStats, heldOutGallery } from "./validate.ts";
 import type { TrainData, TrainSplit } from "./loop.ts";
 
 Deno.test("gateStats: image weight, its slope against cos(t, g), R² and off-scene AUC by hand", () => {
@@ -20,7 +20,7 @@ Deno.test("gateStats: image weight, its slope against cos(t, g), R² and off-sce
   assert.deepEqual([flat.sd, flat.slope, flat.r2, flat.auc], [0, 0, 0, 0.5]);
 });
 
-Deno.test("_heldOutGallery: the val pool, then corpus images up to the corpus's size", () => {
+Deno.test("heldOutGallery: the val pool, then corpus images up to the corpus's size", () => {
   const corpus = Float32Array.from([1, 2, 3, 4, 5]); // d = 1, 5 images
   const val: TrainSplit = {
     count: 2,
@@ -31,6 +31,6 @@ Deno.test("_heldOutGallery: the val pool, then corpus images up to the corpus's 
     imageCount: 2,
   };
   const data: TrainData = { dim: 1, rounds: 1, corpusSize: 5, corpus, splits: { val } };
-  assert.deepEqual(Array.from(_heldOutGallery(data, val)!), [10, 11, 1, 2, 3]);
-  assert.equal(_heldOutGallery(data, { ...val, images: undefined, imageCount: undefined }), null);
+  assert.deepEqual(Array.from(heldOutGallery(data, val)!), [10, 11, 1, 2, 3]);
+  assert.equal(heldOutGallery(data, { ...val, images: undefined, imageCount: undefined }), null);
 });

@@ -8,9 +8,9 @@
 import type { Rng } from "../../runtime/rng.ts";
 import type { DialogueProfile } from "./config.ts";
 import type { SyntheticLatent, SyntheticSplit } from "./types.ts";
-import { _axpy, _normalize, _unitImage, type _World, _zipf } from "./world.ts";
+import { _axpy, _normalize, _unitImage, _zipf, type World } from "./world.ts";
 /** What the dialogues of the four benchmarks share for one target: round 0 and the priors. */
-export interface _Prior {
+export interface DialoguePrior {
   hard: boolean;
   err: Float64Array; // persistent text-encoder error (a decoy scene + isotropic), unit
   captionAttr: number; // attribute slot named by the caption, or -1
@@ -20,7 +20,7 @@ export interface _Prior {
 }
 
 /** Scratch buffers for one dialogue. */
-export interface _Scratch {
+export interface DialogueScratch {
   rc: Float64Array; // revealed weight per concept slot
   ra: Float64Array; // revealed weight per attribute slot
   order: Int32Array; // order in which concept slots get asked about
@@ -35,7 +35,7 @@ export interface _Scratch {
  * off-scene draw comes from the diffusion model's stream `genRng` (only when
  * `genOffScenePersist` > 0, so the text side never depends on a generator knob).
  */
-export function _prior(w: _World, rng: Rng, genRng: Rng): _Prior {
+export function _prior(w: World, rng: Rng, genRng: Rng): DialoguePrior {
   const { cfg, d, k } = w;
   // The persistent error: the description also fits a decoy scene, plus unstructured error.
   const err = new Float64Array(d);
@@ -59,10 +59,10 @@ export function _prior(w: _World, rng: Rng, genRng: Rng): _Prior {
 }
 
 export function _text(
-  w: _World,
+  w: World,
   n: number,
-  pr: _Prior,
-  sc: _Scratch,
+  pr: DialoguePrior,
+  sc: DialogueScratch,
   words: number,
   rng: Rng,
 ): void {
@@ -102,10 +102,10 @@ export function _text(
  * off-scene. Failures grow with the words beyond the caption (long, conflicting prompts).
  */
 export function _generate(
-  w: _World,
+  w: World,
   n: number,
-  pr: _Prior,
-  sc: _Scratch,
+  pr: DialoguePrior,
+  sc: DialogueScratch,
   words: number,
   rng: Rng,
 ): boolean {
@@ -187,7 +187,7 @@ export function _store(out: Float32Array, off: number, v: Float64Array, d: numbe
 }
 
 /** Starts a dialogue: the caption's reveals and the order of later questions. */
-export function _startDialogue(w: _World, pr: _Prior, sc: _Scratch, rng: Rng): void {
+export function _startDialogue(w: World, pr: DialoguePrior, sc: DialogueScratch, rng: Rng): void {
   const { cfg, k, J } = w;
   sc.rc.fill(0);
   sc.ra.fill(0);
@@ -202,11 +202,11 @@ export function _startDialogue(w: _World, pr: _Prior, sc: _Scratch, rng: Rng): v
 
 /** Plays rounds 1..rounds-1 of one dialogue, writing text and generation of each round. */
 export function _playRounds(
-  w: _World,
+  w: World,
   n: number,
-  pr: _Prior,
+  pr: DialoguePrior,
   profile: DialogueProfile,
-  sc: _Scratch,
+  sc: DialogueScratch,
   rng: Rng,
   genRng: Rng,
   split: SyntheticSplit,
@@ -239,7 +239,7 @@ export function _playRounds(
   }
 }
 
-export function _scratch(w: _World): _Scratch {
+export function _scratch(w: World): DialogueScratch {
   return {
     rc: new Float64Array(w.k),
     ra: new Float64Array(w.J),

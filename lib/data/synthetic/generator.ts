@@ -1,9 +1,4 @@
 /**
- * lib/data/synthetic/: the synthetic benchmark's knobs and presets (config.ts), its world of
- * images and concepts (world.ts), the dialogues, text encoder and diffusion model (dialogue.ts),
- * and this file: the splits, {@linkcode generateSynthetic} and the bundle cache. May import
- * runtime/ and data/.
- *
  * The synthetic benchmark: a seeded latent model that stands in for the real BLIP embeddings of
  * COCO, VisDial and the three ChatIR dialogue benchmarks, which cannot be downloaded here.
  *
@@ -93,7 +88,7 @@ import { writeBundle } from "../bundle.ts";
 import { latentDir, writeLatentFiles } from "./_latent_files.ts";
 import { Rng } from "../../runtime/rng.ts";
 import { BENCHMARKS } from "../benchmarks.ts";
-import { _images, type _World, _world } from "./world.ts";
+import { _images, _world, type World } from "./world.ts";
 import {
   _generate,
   _playRounds,
@@ -160,7 +155,7 @@ function _emptySplit(Q: number, R: number, d: number, target: Int32Array) {
  * stored target of dialogue q is q, its row in the split's own image pool.
  */
 function _dialogSplit(
-  w: _World,
+  w: World,
   first: number,
   target: Int32Array,
   profile: DialogueProfile,
@@ -193,7 +188,7 @@ function _dialogSplit(
 
 /** The four benchmarks: one round 0 per target, then each benchmark's own rounds. */
 function _benchmarks(
-  w: _World,
+  w: World,
   target: Int32Array,
   rng: Rng,
   onProgress?: (p: SyntheticProgress) => void,

@@ -9,7 +9,7 @@ import type { Rng } from "../../runtime/rng.ts";
 import type { SyntheticConfig } from "./config.ts";
 import type { SyntheticProgress } from "./types.ts";
 
-export interface _World {
+export interface World {
   cfg: SyntheticConfig;
   d: number;
   dI: number; // dimensions of the image subspace (the rest hold the modality gap)
@@ -30,7 +30,7 @@ export interface _World {
   attr: Int32Array; // image attributes [N, J]
 }
 
-export function _unitRandom(rng: Rng, out: Float64Array, off: number, d: number): void {
+function _unitRandom(rng: Rng, out: Float64Array, off: number, d: number): void {
   let s = 0;
   for (let i = 0; i < d; i++) {
     const v = rng.normal();
@@ -83,7 +83,7 @@ export function _contains(a: Int32Array, off: number, n: number, v: number): boo
   return false;
 }
 
-export function _world(cfg: SyntheticConfig, rng: Rng, poolRng: Rng, poolSize: number): _World {
+export function _world(cfg: SyntheticConfig, rng: Rng, poolRng: Rng, poolSize: number): World {
   const d = cfg.dim;
   const M = cfg.concepts;
   const B = cfg.attributes;
@@ -181,7 +181,7 @@ export function _world(cfg: SyntheticConfig, rng: Rng, poolRng: Rng, poolSize: n
 
 /** Embeddings of images `first .. first+count-1` of the world (corpus or a pool), `[count, d]`. */
 export function _images(
-  w: _World,
+  w: World,
   first: number,
   count: number,
   rng: Rng,

@@ -1,7 +1,4 @@
 /**
- * lib/train/parallel/: the data-parallel engine (this file), its workers (worker.ts), replicas,
- * hand-written step, shared memory and sliced AdamW. May import runtime/ … train/.
- *
  * Long because one class drives the workers' message protocol in lockstep.
  *
  * Data-parallel training of the fusion head: N Deno workers, each with its own single-threaded
