@@ -173,3 +173,12 @@ Deno.test("layout: mod.ts (the notebooks' façade) is a few namespaces and names
   const priv = names.filter((n) => /(^|\.)_/.test(n));
   assert.deepEqual(priv, [], `mod.ts exports private names: ${priv.join(", ")}`);
 });
+
+Deno.test("layout: no file exports a _ name (private helpers stay in their file; shared ones are named)", () => {
+  const rx =
+    /^export\s+(?:async\s+)?(?:function\*?|const|let|interface|type|class|enum)\s+(_\w*)/gm;
+  const bad = libFiles().flatMap((f) =>
+    [...Deno.readTextFileSync(new URL(f, LIB)).matchAll(rx)].map((m) => `${f}: ${m[1]}`)
+  );
+  assert.deepEqual(bad, []);
+});

@@ -1,7 +1,7 @@
 /**
  * The steps of {@linkcode train} (lib/train/loop.ts), private to train/: the plan of a run
  * (splits, sizes, schedule), starting its engine fresh or from a checkpoint, and its epochs
- * (`_Epochs`: an epoch's updates, then validation and saving).
+ * (`EpochRunner`: an epoch's updates, then validation and saving).
  *
  * @module
  */
@@ -33,7 +33,7 @@ import { createEngine, type GradientEngine } from "./engines.ts";
 import { clusterTargets, neighbourOrder } from "./sampler.ts";
 
 /** A 32-bit mix of two integers (splitmix-style), for per-epoch and per-step seeds. */
-export function _mix(a: number, b: number): number {
+function _mix(a: number, b: number): number {
   let z = (Math.imul(a | 0, 0x9e3779b1) ^ Math.imul((b | 0) + 0x7f4a7c15, 0x85ebca6b)) | 0;
   z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
   z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
@@ -41,7 +41,7 @@ export function _mix(a: number, b: number): number {
 }
 
 /** What a training run is made of, from the data and the config (no state). */
-export interface _Plan {
+export interface EpochPlan {
   c: TrainConfig;
   data: TrainData;
   trainSplit: TrainSplit;
@@ -59,7 +59,7 @@ export interface _Plan {
 }
 
 /** The splits, sizes and schedule of a run; throws naming the fix when they do not fit. */
-export function _plan(data: TrainData, c: TrainConfig, log: (s: string) => void): _Plan {
+export function planEpochs(data: TrainData, c: TrainConfig, log: (s: string) => void): EpochPlan {
   const trainSplit = splitOf(data, c.trainSplit, "training");
   const valSplit = splitOf(data, c.valSplit, "validation");
   // Targets come from the split's own image pool when it has one (never the search corpus then).
@@ -111,9 +111,9 @@ export function _plan(data: TrainData, c: TrainConfig, log: (s: string) => void)
  * `prev` is an unfinished run, from its last checkpoint and optimizer state (dropping the log
  * lines of its partly done epoch).
  */
-export async function _startEngine(
+export async function startEngine(
   model: FusionHead,
-  p: _Plan,
+  p: EpochPlan,
   dir: string,
   prev: RunState | undefined,
   ids: { hash: string; sig: string },
@@ -157,12 +157,12 @@ export async function _startEngine(
 }
 
 /**
- * The epochs of one {@linkcode train} call: {@linkcode _Epochs.train} runs an epoch's updates,
- * {@linkcode _Epochs.end} validates and saves after it. Holds the batch buffers, the galleries
+ * The epochs of one {@linkcode train} call: {@linkcode EpochRunner.train} runs an epoch's updates,
+ * {@linkcode EpochRunner.end} validates and saves after it. Holds the batch buffers, the galleries
  * (made at the first validation) and the ETA's clock.
  */
-export class _Epochs {
-  #p: _Plan;
+export class EpochRunner {
+  #p: EpochPlan;
   #eng: GradientEngine;
   #model: FusionHead;
   #state: RunState;
@@ -186,7 +186,7 @@ export class _Epochs {
   #ends = 0;
 
   constructor(
-    p: _Plan,
+    p: EpochPlan,
     eng: GradientEngine,
     model: FusionHead,
     state: RunState,

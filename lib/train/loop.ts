@@ -27,7 +27,7 @@ import {
 import type { EvalRecord, TrainData, TrainProgress } from "./data.ts";
 import { dataSignature, RunDir, type RunState } from "./run_dir.ts";
 import type { GradientEngine } from "./engines.ts";
-import { _Epochs, _plan, _startEngine } from "./_epochs.ts";
+import { EpochRunner, planEpochs, startEngine } from "./_epochs.ts";
 
 export { gateStats, validate } from "./validate.ts";
 export type {
@@ -102,7 +102,7 @@ export async function train(
   const c = config;
   const log = opts.log ??
     ((s: string) => Deno.stderr.writeSync(new TextEncoder().encode(s + "\n")));
-  const p = _plan(data, c, log);
+  const p = planEpochs(data, c, log);
 
   const run = new RunDir(opts.outDir);
   const dir = run.dir, paths = run.paths;
@@ -162,13 +162,21 @@ export async function train(
     finished: false,
   };
   let engine: GradientEngine | null = null;
-  let epochs: _Epochs | null = null;
+  let epochs: EpochRunner | null = null;
   try {
-    engine = await _startEngine(model, p, dir, prev, { hash, sig }, log);
+    engine = await startEngine(model, p, dir, prev, { hash, sig }, log);
     state.engine = engine.name;
     const logFile = await Deno.open(paths.log, { append: true, create: true });
     try {
-      epochs = new _Epochs(p, engine, model, state, { dir, hash, logFile }, log, opts.onProgress);
+      epochs = new EpochRunner(
+        p,
+        engine,
+        model,
+        state,
+        { dir, hash, logFile },
+        log,
+        opts.onProgress,
+      );
       const stop = opts.stopAfterEpochs === undefined
         ? c.epochs
         : Math.min(c.epochs, state.epochsDone + opts.stopAfterEpochs);

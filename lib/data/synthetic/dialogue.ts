@@ -8,7 +8,7 @@
 import type { Rng } from "../../runtime/rng.ts";
 import type { DialogueProfile } from "./config.ts";
 import type { SyntheticLatent, SyntheticSplit } from "./types.ts";
-import { _axpy, _normalize, _unitImage, _zipf, type World } from "./world.ts";
+import { axpy, normalizeVec, unitImage, type World, zipf } from "./world.ts";
 /** What the dialogues of the four benchmarks share for one target: round 0 and the priors. */
 export interface DialoguePrior {
   hard: boolean;
@@ -35,22 +35,22 @@ export interface DialogueScratch {
  * off-scene draw comes from the diffusion model's stream `genRng` (only when
  * `genOffScenePersist` > 0, so the text side never depends on a generator knob).
  */
-export function _prior(w: World, rng: Rng, genRng: Rng): DialoguePrior {
+export function dialoguePrior(w: World, rng: Rng, genRng: Rng): DialoguePrior {
   const { cfg, d, k } = w;
   // The persistent error: the description also fits a decoy scene, plus unstructured error.
   const err = new Float64Array(d);
   const iso = new Float64Array(d);
   const p = rng.int(w.nProtos);
   for (let s = 0; s < k; s++) {
-    _axpy(err, rng.gamma(cfg.salienceShape), w.Ut, w.protos[p * k + s] * d, d);
+    axpy(err, rng.gamma(cfg.salienceShape), w.Ut, w.protos[p * k + s] * d, d);
   }
-  _normalize(err, d);
-  _unitImage(rng, iso, 0, d, w.dI);
+  normalizeVec(err, d);
+  unitImage(rng, iso, 0, d, w.dI);
   for (let i = 0; i < d; i++) err[i] += cfg.textErrIso * iso[i];
   // The diffusion model's persistent misreadings of this dialogue.
   const halluc = new Int32Array(cfg.genHallucinations);
-  for (let h = 0; h < halluc.length; h++) halluc[h] = _zipf(rng, w.zipfCdf);
-  _normalize(err, d);
+  for (let h = 0; h < halluc.length; h++) halluc[h] = zipf(rng, w.zipfCdf);
+  normalizeVec(err, d);
   const errScale = rng.gamma(cfg.textNoiseShape) / cfg.textNoiseShape;
   const hard = rng.uniform() < cfg.genHardFrac;
   const captionAttr = rng.uniform() < cfg.captionAttrProb ? rng.int(w.J) : -1;
@@ -58,7 +58,8 @@ export function _prior(w: World, rng: Rng, genRng: Rng): DialoguePrior {
   return { hard, err, errScale, captionAttr, halluc, offU };
 }
 
-export function _text(
+/** The text encoder: the query of a dialogue about image `n` after `words` words, into `sc.v1`. */
+export function encodeText(
   w: World,
   n: number,
   pr: DialoguePrior,
@@ -77,31 +78,31 @@ export function _text(
   for (let s = 0; s < k; s++) {
     const sal = w.sal[n * k + s];
     full += sal * sal;
-    if (sc.rc[s] > 0) _axpy(sem, sc.rc[s] * sal, w.Ut, w.S[n * k + s] * d, d);
+    if (sc.rc[s] > 0) axpy(sem, sc.rc[s] * sal, w.Ut, w.S[n * k + s] * d, d);
   }
   for (let j = 0; j < J; j++) {
-    if (sc.ra[j] > 0) _axpy(att, sc.ra[j], w.At, w.attr[n * J + j] * d, d);
+    if (sc.ra[j] > 0) axpy(att, sc.ra[j], w.At, w.attr[n * J + j] * d, d);
   }
   const semScale = 1 / Math.sqrt(full);
   const attScale = cfg.textAttrWeight / Math.sqrt(J);
   for (let i = 0; i < d; i++) sem[i] = sem[i] * semScale + att[i] * attScale;
   // The fresh error: a few concepts misread this round.
   err.fill(0);
-  for (let m = 0; m < cfg.textFreshConcepts; m++) _axpy(err, 1, w.Ut, _zipf(rng, w.zipfCdf) * d, d);
-  _normalize(err, d);
+  for (let m = 0; m < cfg.textFreshConcepts; m++) axpy(err, 1, w.Ut, zipf(rng, w.zipfCdf) * d, d);
+  normalizeVec(err, d);
   const f = cfg.textNoiseFresh;
   for (let i = 0; i < d; i++) err[i] = (1 - f) * pr.err[i] + f * err[i];
-  _normalize(err, d);
+  normalizeVec(err, d);
   const sigma = pr.errScale * (cfg.textNoise + cfg.textNoisePerWord * words);
   for (let i = 0; i < d; i++) sem[i] += cfg.textGap * w.gap[i] + sigma * err[i];
-  _normalize(sem, d);
+  normalizeVec(sem, d);
 }
 
 /**
  * Renders one generation into `sc.v1` from a dialogue of `words` words; returns whether it went
  * off-scene. Failures grow with the words beyond the caption (long, conflicting prompts).
  */
-export function _generate(
+export function renderImage(
   w: World,
   n: number,
   pr: DialoguePrior,
@@ -129,9 +130,9 @@ export function _generate(
     let p = rng.int(w.nProtos);
     if (p === w.proto[n] && w.nProtos > 1) p = (p + 1) % w.nProtos;
     for (let s = 0; s < k; s++) {
-      _axpy(sem, rng.gamma(cfg.salienceShape), w.U, w.protos[p * k + s] * d, d);
+      axpy(sem, rng.gamma(cfg.salienceShape), w.U, w.protos[p * k + s] * d, d);
     }
-    for (let j = 0; j < J; j++) _axpy(att, 1, w.A, rng.int(cfg.attributes) * d, d);
+    for (let j = 0; j < J; j++) axpy(att, 1, w.A, rng.int(cfg.attributes) * d, d);
   } else {
     const drop = Math.min(
       0.95,
@@ -139,7 +140,7 @@ export function _generate(
     );
     for (let s = 0; s < k; s++) {
       if (sc.rc[s] > 0 && rng.uniform() >= drop) {
-        _axpy(sem, sc.rc[s] * w.sal[n * k + s], w.U, w.S[n * k + s] * d, d);
+        axpy(sem, sc.rc[s] * w.sal[n * k + s], w.U, w.S[n * k + s] * d, d);
       }
     }
     // Scene completion: typical concepts of the scene that the dialogue has not named.
@@ -149,18 +150,18 @@ export function _generate(
       let named = false;
       for (let t = 0; t < k; t++) if (sc.rc[t] > 0 && w.S[n * k + t] === c) named = true;
       if (!named && rng.uniform() < cfg.genSceneCompletion) {
-        _axpy(sem, cfg.genCompletionWeight * cfg.salienceShape, w.U, c * d, d);
+        axpy(sem, cfg.genCompletionWeight * cfg.salienceShape, w.U, c * d, d);
       }
     }
     const hw = pr.hard ? cfg.genHallucWeightHard : cfg.genHallucWeight;
     for (let h = 0; h < cfg.genHallucinations; h++) {
-      const c = rng.uniform() < cfg.genHallucFresh ? _zipf(rng, w.zipfCdf) : pr.halluc[h];
-      _axpy(sem, hw * cfg.salienceShape * rng.gamma(2) / 2, w.U, c * d, d);
+      const c = rng.uniform() < cfg.genHallucFresh ? zipf(rng, w.zipfCdf) : pr.halluc[h];
+      axpy(sem, hw * cfg.salienceShape * rng.gamma(2) / 2, w.U, c * d, d);
     }
     for (let j = 0; j < J; j++) {
-      if (sc.ra[j] > 0) _axpy(att, sc.ra[j], w.A, w.attr[n * J + j] * d, d);
+      if (sc.ra[j] > 0) axpy(att, sc.ra[j], w.A, w.attr[n * J + j] * d, d);
     }
-    for (let j = 0; j < cfg.genRandomAttrs; j++) _axpy(att, 1, w.A, rng.int(cfg.attributes) * d, d);
+    for (let j = 0; j < cfg.genRandomAttrs; j++) axpy(att, 1, w.A, rng.int(cfg.attributes) * d, d);
     // The diffusion model reads the same dialogue text as the text encoder, so it shares the
     // text's persistent misreading (the decoy scene), at `genSharedErr` times the text's error,
     // ramping up with the words beyond the caption (a caption renders faithfully).
@@ -169,25 +170,26 @@ export function _generate(
       for (let s = 0; s < k; s++) full += w.sal[n * k + s] * w.sal[n * k + s];
       const sigma = pr.errScale * (cfg.textNoise + cfg.textNoisePerWord * words);
       const ramp = 1 - Math.exp(-extra / cfg.genSharedErrWords);
-      _axpy(sem, cfg.genSharedErr * ramp * sigma * Math.sqrt(full), pr.err, 0, d);
+      axpy(sem, cfg.genSharedErr * ramp * sigma * Math.sqrt(full), pr.err, 0, d);
     }
   }
-  _normalize(sem, d);
-  _normalize(att, d);
-  _unitImage(rng, noise, 0, d, w.dI);
+  normalizeVec(sem, d);
+  normalizeVec(att, d);
+  unitImage(rng, noise, 0, d, w.dI);
   for (let i = 0; i < d; i++) {
     sem[i] += cfg.genAttrWeight * att[i] + cfg.genNoise * noise[i] + cfg.genGap * w.genGap[i];
   }
-  _normalize(sem, d);
+  normalizeVec(sem, d);
   return off;
 }
 
-export function _store(out: Float32Array, off: number, v: Float64Array, d: number): void {
+/** Copies the `d` values of `v` into `out` at `off` (as float32). */
+export function storeRound(out: Float32Array, off: number, v: Float64Array, d: number): void {
   for (let i = 0; i < d; i++) out[off + i] = v[i];
 }
 
 /** Starts a dialogue: the caption's reveals and the order of later questions. */
-export function _startDialogue(w: World, pr: DialoguePrior, sc: DialogueScratch, rng: Rng): void {
+export function startDialogue(w: World, pr: DialoguePrior, sc: DialogueScratch, rng: Rng): void {
   const { cfg, k, J } = w;
   sc.rc.fill(0);
   sc.ra.fill(0);
@@ -201,7 +203,7 @@ export function _startDialogue(w: World, pr: DialoguePrior, sc: DialogueScratch,
 }
 
 /** Plays rounds 1..rounds-1 of one dialogue, writing text and generation of each round. */
-export function _playRounds(
+export function playRounds(
   w: World,
   n: number,
   pr: DialoguePrior,
@@ -232,14 +234,15 @@ export function _playRounds(
     }
     words += profile.words[r - 1];
     const off = (q * R + r) * d;
-    _text(w, n, pr, sc, words, rng);
-    _store(split.text, off, sc.v1, d);
-    latent.offScene[q * R + r] = _generate(w, n, pr, sc, words, genRng) ? 1 : 0;
-    _store(split.gen, off, sc.v1, d);
+    encodeText(w, n, pr, sc, words, rng);
+    storeRound(split.text, off, sc.v1, d);
+    latent.offScene[q * R + r] = renderImage(w, n, pr, sc, words, genRng) ? 1 : 0;
+    storeRound(split.gen, off, sc.v1, d);
   }
 }
 
-export function _scratch(w: World): DialogueScratch {
+/** The scratch buffers one dialogue's encoding and rendering reuse. */
+export function dialogueScratch(w: World): DialogueScratch {
   return {
     rc: new Float64Array(w.k),
     ra: new Float64Array(w.J),

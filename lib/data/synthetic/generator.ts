@@ -88,15 +88,15 @@ import { writeBundle } from "../bundle.ts";
 import { latentDir, writeLatentFiles } from "./_latent_files.ts";
 import { Rng } from "../../runtime/rng.ts";
 import { BENCHMARKS } from "../benchmarks.ts";
-import { _images, _world, type World } from "./world.ts";
+import { drawImages, makeWorld, type World } from "./world.ts";
 import {
-  _generate,
-  _playRounds,
-  _prior,
-  _scratch,
-  _startDialogue,
-  _store,
-  _text,
+  dialoguePrior,
+  dialogueScratch,
+  encodeText,
+  playRounds,
+  renderImage,
+  startDialogue,
+  storeRound,
 } from "./dialogue.ts";
 import {
   configHash,
@@ -167,18 +167,18 @@ function _dialogSplit(
   const R = w.cfg.rounds;
   const Q = target.length;
   const out = _emptySplit(Q, R, d, target);
-  const sc = _scratch(w);
+  const sc = dialogueScratch(w);
   const genRng = rng.fork(); // the diffusion model's own stream
   for (let q = 0; q < Q; q++) {
     const n = first + target[q];
-    const pr = _prior(w, rng, genRng);
+    const pr = dialoguePrior(w, rng, genRng);
     out.latent.hard[q] = pr.hard ? 1 : 0;
-    _startDialogue(w, pr, sc, rng);
-    _text(w, n, pr, sc, w.cfg.captionWords, rng);
-    _store(out.split.text, q * R * d, sc.v1, d);
-    out.latent.offScene[q * R] = _generate(w, n, pr, sc, w.cfg.captionWords, genRng) ? 1 : 0;
-    _store(out.split.gen, q * R * d, sc.v1, d);
-    _playRounds(w, n, pr, profile, sc, rng, genRng, out.split, out.latent, q);
+    startDialogue(w, pr, sc, rng);
+    encodeText(w, n, pr, sc, w.cfg.captionWords, rng);
+    storeRound(out.split.text, q * R * d, sc.v1, d);
+    out.latent.offScene[q * R] = renderImage(w, n, pr, sc, w.cfg.captionWords, genRng) ? 1 : 0;
+    storeRound(out.split.gen, q * R * d, sc.v1, d);
+    playRounds(w, n, pr, profile, sc, rng, genRng, out.split, out.latent, q);
     if (onProgress && ((q + 1) % 5_000 === 0 || q + 1 === Q)) {
       onProgress({ stage: name, done: q + 1, total: Q });
     }
@@ -201,25 +201,25 @@ function _benchmarks(
   // The diffusion model draws from streams of its own, so its knobs never change the text side.
   const genRngs = BENCHMARKS.map(() => rng.fork());
   const gen0Rng = rng.fork();
-  const sc = _scratch(w);
+  const sc = dialogueScratch(w);
   for (let q = 0; q < Q; q++) {
     const n = target[q];
-    const pr = _prior(w, rng, gen0Rng);
+    const pr = dialoguePrior(w, rng, gen0Rng);
     // Round 0: the same caption, encoded once, and one generation from it, in every benchmark.
-    _startDialogue(w, pr, sc, rng);
-    _text(w, n, pr, sc, cfg.captionWords, rng);
+    startDialogue(w, pr, sc, rng);
+    encodeText(w, n, pr, sc, cfg.captionWords, rng);
     const t0 = Float64Array.from(sc.v1);
-    const off0 = _generate(w, n, pr, sc, cfg.captionWords, gen0Rng) ? 1 : 0;
+    const off0 = renderImage(w, n, pr, sc, cfg.captionWords, gen0Rng) ? 1 : 0;
     const g0 = sc.v1;
     outs.forEach((o) => {
       o.latent.hard[q] = pr.hard ? 1 : 0;
       o.latent.offScene[q * R] = off0;
-      _store(o.split.text, q * R * d, t0, d);
-      _store(o.split.gen, q * R * d, g0, d);
+      storeRound(o.split.text, q * R * d, t0, d);
+      storeRound(o.split.gen, q * R * d, g0, d);
     });
     BENCHMARKS.forEach((name, b) => {
-      _startDialogue(w, pr, sc, rngs[b]);
-      _playRounds(
+      startDialogue(w, pr, sc, rngs[b]);
+      playRounds(
         w,
         n,
         pr,
@@ -269,8 +269,8 @@ export function generateSynthetic(
   const N = cfg.corpusSize;
   const nTrain = benchmarksOnly ? 0 : cfg.trainSize;
   const nVal = benchmarksOnly ? 0 : cfg.valSize;
-  const w = _world(cfg, worldRng, poolWorldRng, nTrain + nVal);
-  const corpus = _images(w, 0, N, corpusRng, onProgress);
+  const w = makeWorld(cfg, worldRng, poolWorldRng, nTrain + nVal);
+  const corpus = drawImages(w, 0, N, corpusRng, onProgress);
 
   const perm = new Int32Array(N);
   for (let i = 0; i < perm.length; i++) perm[i] = i;
@@ -281,7 +281,7 @@ export function generateSynthetic(
   if (!benchmarksOnly) {
     // Training and validation dialogues are about images of the same world that are not in the
     // search corpus: the pools, world images N.. (train first, then val).
-    const pools = _images(w, N, nTrain + nVal, poolImageRng, onProgress);
+    const pools = drawImages(w, N, nTrain + nVal, poolImageRng, onProgress);
     const iota = (n: number) => Int32Array.from({ length: n }, (_, i) => i);
     const profile = cfg.profiles[cfg.trainProfile];
     all.train = _dialogSplit(w, N, iota(nTrain), profile, trainRng, "train", onProgress);

@@ -9,6 +9,7 @@ import type { Rng } from "../../runtime/rng.ts";
 import type { SyntheticConfig } from "./config.ts";
 import type { SyntheticProgress } from "./types.ts";
 
+/** The latent world a bundle is drawn from: its config, concepts, attributes and images. */
 export interface World {
   cfg: SyntheticConfig;
   d: number;
@@ -42,13 +43,13 @@ function _unitRandom(rng: Rng, out: Float64Array, off: number, d: number): void 
 }
 
 /** A unit random vector in the image subspace: dims `[0, dI)`, the rest zero. */
-export function _unitImage(rng: Rng, out: Float64Array, off: number, d: number, dI: number): void {
+export function unitImage(rng: Rng, out: Float64Array, off: number, d: number, dI: number): void {
   _unitRandom(rng, out, off, dI);
   for (let i = dI; i < d; i++) out[off + i] = 0;
 }
 
 /** Scales `v[0..d)` to unit length (leaves a zero vector alone); returns the old norm. */
-export function _normalize(v: Float64Array, d: number): number {
+export function normalizeVec(v: Float64Array, d: number): number {
   let s = 0;
   for (let i = 0; i < d; i++) s += v[i] * v[i];
   const n = Math.sqrt(s);
@@ -56,7 +57,8 @@ export function _normalize(v: Float64Array, d: number): number {
   return n;
 }
 
-export function _axpy(
+/** `out[0..d) += w · src[off..off+d)`. */
+export function axpy(
   out: Float64Array,
   w: number,
   src: Float64Array,
@@ -66,7 +68,8 @@ export function _axpy(
   for (let i = 0; i < d; i++) out[i] += w * src[off + i];
 }
 
-export function _zipf(rng: Rng, cdf: Float64Array): number {
+/** A draw from the (unnormalised) cumulative distribution `cdf`: its index. */
+export function zipf(rng: Rng, cdf: Float64Array): number {
   const u = rng.uniform() * cdf[cdf.length - 1];
   let lo = 0;
   let hi = cdf.length - 1;
@@ -78,12 +81,13 @@ export function _zipf(rng: Rng, cdf: Float64Array): number {
   return lo;
 }
 
-export function _contains(a: Int32Array, off: number, n: number, v: number): boolean {
+function _contains(a: Int32Array, off: number, n: number, v: number): boolean {
   for (let i = 0; i < n; i++) if (a[off + i] === v) return true;
   return false;
 }
 
-export function _world(cfg: SyntheticConfig, rng: Rng, poolRng: Rng, poolSize: number): World {
+/** The world of `cfg`: concepts and attributes from `rng`, the image pools' from `poolRng`. */
+export function makeWorld(cfg: SyntheticConfig, rng: Rng, poolRng: Rng, poolSize: number): World {
   const d = cfg.dim;
   const M = cfg.concepts;
   const B = cfg.attributes;
@@ -99,10 +103,10 @@ export function _world(cfg: SyntheticConfig, rng: Rng, poolRng: Rng, poolSize: n
   const dI = d - cfg.gapDims;
   const side = (img: Float64Array, txt: Float64Array, n: number, mis: number) => {
     for (let c = 0; c < n; c++) {
-      _unitImage(rng, img, c * d, d, dI);
-      _unitImage(rng, noise, 0, d, dI);
+      unitImage(rng, img, c * d, d, dI);
+      unitImage(rng, noise, 0, d, dI);
       for (let i = 0; i < d; i++) tmp[i] = img[c * d + i] + mis * noise[i];
-      _normalize(tmp, d);
+      normalizeVec(tmp, d);
       txt.set(tmp, c * d);
     }
   };
@@ -112,7 +116,7 @@ export function _world(cfg: SyntheticConfig, rng: Rng, poolRng: Rng, poolSize: n
   const genGap = new Float64Array(d);
   // The modality gap lives in the last `gapDims` dimensions, which images never use.
   _unitRandom(rng, gap.subarray(dI), 0, cfg.gapDims);
-  _unitImage(rng, genGap, 0, d, dI);
+  unitImage(rng, genGap, 0, d, dI);
   const zipfCdf = new Float64Array(M);
   let acc = 0;
   for (let c = 0; c < M; c++) zipfCdf[c] = acc += 1 / Math.pow(c + 1, cfg.conceptZipf);
@@ -122,7 +126,7 @@ export function _world(cfg: SyntheticConfig, rng: Rng, poolRng: Rng, poolSize: n
   for (let p = 0; p < nProtos; p++) {
     for (let s = 0; s < k; s++) {
       let c: number;
-      do c = _zipf(rng, zipfCdf); while (_contains(protos, p * k, s, c));
+      do c = zipf(rng, zipfCdf); while (_contains(protos, p * k, s, c));
       protos[p * k + s] = c;
     }
   }
@@ -140,9 +144,9 @@ export function _world(cfg: SyntheticConfig, rng: Rng, poolRng: Rng, poolSize: n
     for (let s = 0; s < k; s++) {
       let c = protos[p * k + s];
       if (rng.uniform() < cfg.swapProb) {
-        do c = _zipf(rng, zipfCdf); while (_contains(S, n * k, s, c));
+        do c = zipf(rng, zipfCdf); while (_contains(S, n * k, s, c));
       } else if (_contains(S, n * k, s, c)) {
-        do c = _zipf(rng, zipfCdf); while (_contains(S, n * k, s, c));
+        do c = zipf(rng, zipfCdf); while (_contains(S, n * k, s, c));
       }
       S[n * k + s] = c;
     }
@@ -180,7 +184,7 @@ export function _world(cfg: SyntheticConfig, rng: Rng, poolRng: Rng, poolSize: n
 }
 
 /** Embeddings of images `first .. first+count-1` of the world (corpus or a pool), `[count, d]`. */
-export function _images(
+export function drawImages(
   w: World,
   first: number,
   count: number,
@@ -196,15 +200,15 @@ export function _images(
     const n = first + m;
     sem.fill(0);
     att.fill(0);
-    for (let s = 0; s < k; s++) _axpy(sem, w.sal[n * k + s], w.U, w.S[n * k + s] * d, d);
-    for (let j = 0; j < J; j++) _axpy(att, 1, w.A, w.attr[n * J + j] * d, d);
-    _normalize(sem, d);
-    _normalize(att, d);
-    _unitImage(rng, res, 0, d, w.dI);
+    for (let s = 0; s < k; s++) axpy(sem, w.sal[n * k + s], w.U, w.S[n * k + s] * d, d);
+    for (let j = 0; j < J; j++) axpy(att, 1, w.A, w.attr[n * J + j] * d, d);
+    normalizeVec(sem, d);
+    normalizeVec(att, d);
+    unitImage(rng, res, 0, d, w.dI);
     for (let i = 0; i < d; i++) {
       sem[i] += cfg.imageAttrWeight * att[i] + cfg.imageResidual * res[i];
     }
-    _normalize(sem, d);
+    normalizeVec(sem, d);
     for (let i = 0; i < d; i++) out[m * d + i] = sem[i];
     if (onProgress && (m + 1) % 10_000 === 0) {
       onProgress({ stage: first === 0 ? "corpus" : "pool", done: m + 1, total: count });
