@@ -14,8 +14,7 @@ import { stableHash } from "../runtime/hash.ts";
 
 /**
  * Model sizes of a training config; the logit scale is set by the recipe's own fields. The
- * optional `fixedTextWeight` (gateless variants only) is absent from the presets, so configs
- * that do not set it hash as before it existed.
+ * optional `fixedTextWeight` (gateless variants only) is absent from the presets.
  */
 export type TrainModelConfig = Omit<FusionConfig, "learnableScale" | "logitScaleInit">;
 
@@ -101,15 +100,14 @@ export interface TrainConfig {
    */
   workers: number | "auto";
   /**
-   * How micro-batches are drawn (optional; absent means `random`, the reference's shuffle, and
-   * leaves the config's hash as it was): `neighbours` groups dialogues whose targets resemble one
-   * another into the same micro-batch (hard in-batch negatives; lib/train/sampler.ts). A
-   * diagnostic of notebook 12, not part of any recipe.
+   * How micro-batches are drawn: `random` (the reference's shuffle, every preset's) or
+   * `neighbours`, which groups dialogues whose targets resemble one another into the same
+   * micro-batch (hard in-batch negatives; lib/train/sampler.ts), a diagnostic of notebook 12.
    */
-  negatives?: TrainNegatives;
+  negatives: TrainNegatives;
   /**
    * Sizes of the fusion head (SPEC §2), its variant, and, for the variants without a gate,
-   * the optional `fixedTextWeight` (absent: 0.5; not in the presets, so not hashed unless set).
+   * the optional `fixedTextWeight` (absent: 0.5; not in the presets).
    */
   model: TrainModelConfig;
 }
@@ -157,6 +155,7 @@ export const fullTrainConfig: Readonly<TrainConfig> = Object.freeze({
   logEvery: 1,
   engine: "parallel" as TrainEngine,
   workers: "auto" as number | "auto",
+  negatives: "random" as TrainNegatives,
   model: Object.freeze({ ..._MODEL }) as TrainModelConfig,
 });
 
@@ -279,19 +278,18 @@ export function validateTrainConfig(c: TrainConfig): void {
   ) {
     _fail(`workers must be 'auto' or an integer in [0, 64] (0: main thread), got ${c.workers}`);
   }
-  if (c.negatives !== undefined && !["random", "neighbours"].includes(c.negatives)) {
+  if (!["random", "neighbours"].includes(c.negatives)) {
     _fail(`negatives '${c.negatives}' is unknown; use random or neighbours`);
   }
   modelConfigOf(c); // checks the sizes
 }
 
 /**
- * Keys a config may have that no preset has (so configs without them hash as before they
- * existed), with the type of their value: dotted path → `typeof`.
+ * Keys a config may have that no preset has, with the type of their value: dotted path →
+ * `typeof`. Absent, `model.fixedTextWeight` means the head learns its gate.
  */
 const _OPTIONAL_KEYS: Readonly<Record<string, string>> = Object.freeze({
   "model.fixedTextWeight": "number",
-  "negatives": "string",
 });
 
 /** The optional keys directly under `prefix` (e.g. `model.`), without the prefix. */
@@ -337,14 +335,14 @@ export function mergeTrainConfig(
   const out = structuredClone(base) as unknown as Record<string, unknown>;
   _checkKeys(patch, fullTrainConfig, "");
   for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined && k !== "model") continue; // a field given as undefined is not given
     if (v && typeof v === "object" && !Array.isArray(v) && out[k] && typeof out[k] === "object") {
       out[k] = { ...(out[k] as object), ...(v as object) };
     } else out[k] = v;
   }
   const c = out as unknown as TrainConfig;
-  // an optional key given as undefined is absent (stableJson would hash it as "undefined")
+  // fixedTextWeight given as undefined is unset: absent, as in the presets
   if (c.model && c.model.fixedTextWeight === undefined) delete c.model.fixedTextWeight;
-  if (c.negatives === undefined) delete c.negatives;
   validateTrainConfig(c);
   return c;
 }
@@ -444,38 +442,32 @@ export async function loadTrainConfig(path: string): Promise<TrainConfig> {
 }
 
 /**
- * How the optimizer treats parameters beyond the config's values, hashed with every config:
- * weight decay on weight matrices only (biases and 1-D tensors get 0, the reference's rule).
- * Runs trained before that rule (every parameter decayed) hash differently, so they are never
- * taken for runs of today's optimizer.
+ * What shapes a run beyond the config's values, hashed with every config:
+ * - `cache`: the revision of the run cache's names; bumping it renames every run at once (2: the
+ *   hash lost its per-field exceptions, every preset field hashed as it is);
+ * - `optimizer`: weight decay on weight matrices only (biases and 1-D tensors get 0, the
+ *   reference's rule);
+ * - `arithmetic`: the engine's arithmetic, so that runs of an engine whose numbers differ (the
+ *   parallel engine's lib/model/head_math.ts, with its GELU table and 16-bit dropout masks,
+ *   replaced the TensorFlow.js step) are never taken for runs of today's.
  */
-const _OPTIMIZER_RULES = "adamw:decay-matrices-only";
+const _HASH_RULES = Object.freeze({
+  cache: 2,
+  optimizer: "adamw:decay-matrices-only",
+  arithmetic: { autodiff: "tfjs-autodiff", parallel: "head_math:1" },
+});
 
 /**
- * The revision of the parallel engine's arithmetic, hashed with its configs: runs of an engine
- * whose numbers differ (here: lib/model/head_math.ts, with its GELU table and 16-bit dropout
- * masks, replaced the TensorFlow.js step) are never taken for runs of today's.
- */
-const _PARALLEL_KERNEL = "head_math:1";
-
-/**
- * SHA-256 (hex) of the config's stable JSON: two runs with equal hashes train the same way.
- * `workers` is left out (the parallel engine's numbers do not depend on it), and so is
- * `engine` when it is `autodiff`, and `model.fixedTextWeight` when it is absent or undefined
- * (so configs that do not set it keep the hashes they had before the field existed). The
- * optimizer's fixed rules (which tensors decay) are hashed too, and the parallel engine's
- * arithmetic revision with its configs.
+ * SHA-256 (hex) of the config as it is saved (JSON: a field set to undefined is absent) without
+ * `workers` (the parallel engine's numbers do not depend on it), with {@linkcode _HASH_RULES}'
+ * revisions: two runs with equal hashes train the same way.
  */
 export function trainConfigHash(c: TrainConfig): Promise<string> {
-  const { workers: _w, engine, ...rest } = c;
-  if (rest.model && "fixedTextWeight" in rest.model && rest.model.fixedTextWeight === undefined) {
-    const { fixedTextWeight: _f, ...model } = rest.model;
-    rest.model = model;
-  }
-  // the default, hashed as absent (as is a key given as undefined)
-  if (rest.negatives === "random" || rest.negatives === undefined) delete rest.negatives;
-  const keyed = (engine ?? "autodiff") === "autodiff"
-    ? rest
-    : { ...rest, engine, ...(engine === "parallel" ? { _kernel: _PARALLEL_KERNEL } : {}) };
-  return stableHash({ ...keyed, _optimizer: _OPTIMIZER_RULES });
+  const { workers: _w, ...rest } = JSON.parse(JSON.stringify(c)) as TrainConfig;
+  const rules = {
+    cache: _HASH_RULES.cache,
+    optimizer: _HASH_RULES.optimizer,
+    arithmetic: _HASH_RULES.arithmetic[rest.engine],
+  };
+  return stableHash({ ...rest, _rules: rules });
 }

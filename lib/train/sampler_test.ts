@@ -31,8 +31,9 @@ Deno.test("neighbourOrder lays the groups out one after another, members in shuf
   assert.deepEqual(Array.from(perm).filter((i) => cluster[i] === 0), [6, 2, 0]);
 });
 
-Deno.test("negatives: absent and random hash alike; neighbours is its own run; bad values fail", async () => {
+Deno.test("negatives: random by default; neighbours is its own run; bad values fail", async () => {
   const base = await trainConfigHash(trainConfig("repro"));
+  assert.equal(trainConfig("repro").negatives, "random", "every preset says random");
   assert.equal(await trainConfigHash(trainConfig("repro", { negatives: "random" })), base);
   assert.notEqual(await trainConfigHash(trainConfig("repro", { negatives: "neighbours" })), base);
   assert.throws(
