@@ -173,7 +173,12 @@ export async function main(study: string, argv: string[]): Promise<number> {
       );
       for (const r of runs) print(`Validations of ${r.id} seed ${r.seed}`, regimeEpochTable(r));
       print("The paper's numbers beside ours", regimeComparison(runs, dar));
-      await saveFigure(regimeFigure(runs, "Training regime: negatives and the gate"), fig, {
+      const subtitle = provenanceLabel({
+        ...config,
+        trainSeeds: [...new Set(runs.map((r) => r.seed))],
+      });
+      const title = "Training regime on the stand-in: negatives, galleries and the gate";
+      await saveFigure(regimeFigure(runs, title, { subtitle }), fig, {
         width: 1200,
         height: 760,
       });

@@ -28,7 +28,7 @@ import { DATA_DIR, readJsonIfExists, writeFileAtomic } from "../runtime/paths.ts
 import type { EvalOutput } from "../eval/evaluate.ts";
 import { RunDir } from "../train/run_dir.ts";
 import type { EvalRecord } from "../train/loop.ts";
-import type { FigureSpec } from "../show/figures.ts";
+import { type FigureSpec, figureTitle } from "../show/figures.ts";
 import { readTrainLog } from "../show/training_view.ts";
 import type { GeometryStats } from "../eval/geometry.ts";
 import { reproData, reproEval, reproTrain } from "./pipeline.ts";
@@ -434,9 +434,14 @@ const _PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#17bec
 /**
  * The sweep in one figure, one line per run against updates: the selection gallery's and the
  * held-out gallery's validation Hits@10 (mean over rounds), the image weight's sd, and the AUC of
- * a low image weight for off-scene generations.
+ * a low image weight for off-scene generations; `subtitle` (e.g. experiment.ts's
+ * `provenanceLabel`) goes under the title.
  */
-export function regimeFigure(runs: RegimeRun[], title: string): FigureSpec {
+export function regimeFigure(
+  runs: RegimeRun[],
+  title: string,
+  opts: { subtitle?: string } = {},
+): FigureSpec {
   const panels = [
     ["valMetric", "val gallery: mean Hits@10 (%)"],
     ["heldOutMetric", "held-out gallery: mean Hits@10 (%)"],
@@ -462,7 +467,7 @@ export function regimeFigure(runs: RegimeRun[], title: string): FigureSpec {
     }))
   );
   const layout: Record<string, unknown> = {
-    title: { text: title },
+    title: figureTitle(title, opts.subtitle),
     grid: { rows: 2, columns: 2, pattern: "independent" },
     legend: { orientation: "h", y: -0.18 },
   };
