@@ -7,7 +7,7 @@
  * - `add`: plain embedding addition, `normalize(t_r + g_r)`.
  *
  * A method is a {@linkcode QueryBuilder}: given the round's text and generated-image embeddings
- * `[Q, d]` it returns the score parts of {@linkcode ./ranking.ts}. A learned fusion head
+ * `[Q, d]` it returns the score parts of lib/model/ranking.ts. A learned fusion head
  * `(t, g) => Promise<q>` becomes one with {@linkcode fusionMethod}.
  *
  * @module

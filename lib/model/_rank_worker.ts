@@ -1,6 +1,6 @@
 /**
  * A ranking worker: holds one copy of the corpus on its own wasm backend and ranks chunks of
- * queries sent by {@linkcode ../ranking.ts}. Started only on the wasm backend, where tfjs runs
+ * queries sent by lib/model/ranking.ts. Started only on the wasm backend, where tfjs runs
  * single-threaded, so that several cores can share one evaluation.
  *
  * Messages in: `{ type: "init", corpusT, dim, size }`, `{ type: "chunk", id, queries, targets }`.
