@@ -23,7 +23,7 @@ const USAGE = "usage: deno task parity [--preset small|default] [--data DIR] [--
 /** Runs the command on `argv`; returns the exit code (1 when a verdict fails). */
 export async function main(argv: string[]): Promise<number> {
   const a = parseArgs(argv, {
-    options: ["preset", "data", "data-seed", "train-seeds", "train-preset", "python"],
+    options: ["preset", "data", "data-seed", "train-seeds", "seeds", "train-preset", "python"],
     flags: ["no-install"],
     repeated: ["set"],
     usage: USAGE,
@@ -32,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if (a.options.seeds !== undefined) throw new Error("--seeds is now --train-seeds A,B,...");
   const seeds = (a.options["train-seeds"] ?? "0,1,2").split(",").map((s) => {
     if (!/^\d+$/.test(s.trim())) {
       throw new Error(`--train-seeds: '${s}' is not a seed; e.g. 0,1,2`);

@@ -82,7 +82,8 @@ export function reproConfigFromArgs(a: ParsedArgs): ReproConfig {
       }' must be integers separated by commas, e.g. 0,1,2`,
     );
   }
-  return reproConfig({
+  // checked, but not resolved: the gate seed stays derived from the data seed of any copy
+  const { gateSeed: _derived, ...config } = reproConfig({
     dataSeed,
     trainSeeds: trainSeeds ?? [...REPRO_DEFAULTS.trainSeeds],
     dataPreset: a.options.preset ?? REPRO_DEFAULTS.dataPreset,
@@ -90,6 +91,7 @@ export function reproConfigFromArgs(a: ParsedArgs): ReproConfig {
     trainPreset: a.options["train-preset"] ?? REPRO_DEFAULTS.trainPreset,
     overrides: trainOverridesFromSets(a.repeated.set ?? []),
   });
+  return config;
 }
 
 /**
@@ -192,7 +194,9 @@ export async function runRepro(
       await runNotebooks({ names: ["06"], params, outDir: notebooksOut });
       if (beyond) {
         await runNotebooks({ names: ["07", "08", "09", "10"], params, outDir: notebooksOut });
-        await runNotebooks({ names: ["12"], params, outDir: notebooksOut });
+        // 12's runs take their training seeds from REGIME_PLAN: its config cell has no trainSeeds
+        const p12 = params.filter((p) => !p.startsWith("config.trainSeeds="));
+        await runNotebooks({ names: ["12"], params: p12, outDir: notebooksOut });
         // 13 probes the baselines on data seeds of its own (no training, no data config)
         await runNotebooks({ names: ["13"], outDir: notebooksOut });
       }

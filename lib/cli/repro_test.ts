@@ -16,7 +16,6 @@ Deno.test("parseReproArgs reads the config and refuses unknown options", () => {
   assert.deepEqual(a.config, {
     dataSeed: 3,
     trainSeeds: [0, 1, 2],
-    gateSeed: 7,
     dataPreset: "small",
     trainPreset: "repro",
     overrides: { lr: 1e-4 },

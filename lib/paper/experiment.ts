@@ -15,7 +15,8 @@ export interface ReproConfig {
   /**
    * Training seeds: one run of the head per seed, each in its own run folder, evaluated on its
    * own (pipeline.ts's `reproSeedRuns`, `reproEvalSeeds`). Every verdict is taken on the mean
-   * over them; a study that trains one head per setting uses the first.
+   * over them; the robustness landscape and the cases use the first; the training-regime study
+   * (regime.ts) has seeds and recipes of its own (`REGIME_PLAN`) and ignores them.
    */
   trainSeeds: number[];
   /**
@@ -54,12 +55,12 @@ export const REPRO_DEFAULTS: Readonly<ReproConfig> = Object.freeze({
 /** A config with every field resolved: the defaults filled in, `gateSeed` derived. */
 export type ResolvedReproConfig = ReproConfig & { gateSeed: number };
 
-/** Fields an older config used, and what they are called now. */
+/** Fields an older config used, and what to write instead. */
 const _RENAMED: Record<string, string> = {
-  seed: "dataSeed",
-  seeds: "trainSeeds",
-  preset: "dataPreset",
-  trainSet: "overrides",
+  seed: "'dataSeed' (it no longer sets the training seeds: list them in trainSeeds)",
+  seeds: "'trainSeeds'",
+  preset: "'dataPreset'",
+  trainSet: "'overrides'",
 };
 
 /**
@@ -71,7 +72,7 @@ export function reproConfig(config: Partial<ReproConfig> = {}): ResolvedReproCon
   for (const [old, now] of Object.entries(_RENAMED)) {
     if (old in config) {
       throw new Error(
-        `experiment: the config field '${old}' is now '${now}' (lib/paper/experiment.ts); ` +
+        `experiment: the config field '${old}' is now ${now} (lib/paper/experiment.ts); ` +
           `rename it in the config cell or --param`,
       );
     }

@@ -5,8 +5,8 @@
  * plain lines (every 10%) when the output is a file or a pipe.
  *
  * ```ts
- * const bar = lib.trainingProgress("training");
- * await lib.reproTrain(config, { onProgress: bar.onProgress, log: bar.log });
+ * const bar = lib.show.trainingProgress("training");
+ * await lib.paper.reproTrain(config, { onProgress: bar.onProgress, log: bar.log });
  * await bar.finish();
  * ```
  *

@@ -335,7 +335,7 @@ export function mergeTrainConfig(
   const out = structuredClone(base) as unknown as Record<string, unknown>;
   _checkKeys(patch, fullTrainConfig, "");
   for (const [k, v] of Object.entries(patch)) {
-    if (v === undefined && k !== "model") continue; // a field given as undefined is not given
+    if (v === undefined) continue; // a field given as undefined is not given
     if (v && typeof v === "object" && !Array.isArray(v) && out[k] && typeof out[k] === "object") {
       out[k] = { ...(out[k] as object), ...(v as object) };
     } else out[k] = v;
