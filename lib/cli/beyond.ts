@@ -212,7 +212,8 @@ export async function main(study: string, argv: string[]): Promise<number> {
         const [c] = findCases(evals, latent, parseCaseFilter(a.options.find));
         print(`Dialogue ${c.index} (${c.why})`, caseTable(c));
       }
-      await saveFigure(casesFigure(cases), fig, { height: 700 });
+      const subtitle = provenanceLabel({ ...config, trainSeeds: config.trainSeeds.slice(0, 1) });
+      await saveFigure(casesFigure(cases, "visdial", { subtitle }), fig, { height: 700 });
     }
   } finally {
     await closePage();

@@ -12,7 +12,7 @@ import type { SyntheticLatent } from "../data/synthetic/generator.ts";
 import { syntheticLatent } from "../data/synthetic/latent.ts";
 import { reproData, reproEval } from "./pipeline.ts";
 import { type ReproConfig, reproSeeds } from "./experiment.ts";
-import type { FigureSpec } from "../show/figures.ts";
+import { type FigureSpec, figureTitle } from "../show/figures.ts";
 import { METHOD_COLORS, METHOD_LABELS } from "./reference.ts";
 
 /** The three evaluations a case is read from (same benchmark, same bundle). */
@@ -217,9 +217,13 @@ export function caseTable(c: Case): Record<string, string | number>[] {
 /**
  * The case explorer: the target's rank per round under the three methods (log axis, top) and
  * the gate's `w` with `cos(t, g)` (bottom), off-scene rounds marked; a dropdown switches among
- * the cases.
+ * the cases. `subtitle` (e.g. experiment.ts's `provenanceLabel`) goes under every case's title.
  */
-export function casesFigure(cases: Case[], benchmark = "visdial"): FigureSpec {
+export function casesFigure(
+  cases: Case[],
+  benchmark = "visdial",
+  opts: { subtitle?: string } = {},
+): FigureSpec {
   if (cases.length === 0) throw new Error("cases: no cases to draw");
   // deno-lint-ignore no-explicit-any
   const data: any[] = [];
@@ -274,8 +278,11 @@ export function casesFigure(cases: Case[], benchmark = "visdial"): FigureSpec {
     });
   });
   const title = (c: Case) =>
-    `${benchmark} dialogue ${c.index}${c.hard ? " (hard to generate)" : ""}` +
-    (c.why ? `: ${c.why}` : "");
+    figureTitle(
+      `${benchmark} dialogue ${c.index}${c.hard ? " (hard to generate)" : ""}` +
+        (c.why ? `: ${c.why}` : ""),
+      opts.subtitle,
+    ).text;
   const buttons = cases.map((c, i) => ({
     label: `#${c.index}`,
     method: "update",
