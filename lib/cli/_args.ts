@@ -97,3 +97,32 @@ export function parseArgs(argv: string[], spec: ArgSpec): ParsedArgs {
   }
   return out;
 }
+
+/** Options of older command lines, and the option that replaced each. */
+const _RENAMED_OPTIONS: Record<string, string> = {
+  seed: "--data-seed N (the training seeds are --train-seeds A,B,...)",
+  seeds: "--train-seeds A,B,...",
+};
+
+/**
+ * The seed options of older command lines (`--seed`, `--seeds`): a command that takes the seeds
+ * lists them among its options so that {@linkcode checkRenamedOptions} can name the new ones.
+ */
+export const RENAMED_SEED_OPTIONS: readonly string[] = Object.keys(_RENAMED_OPTIONS);
+
+/** Throws, naming the option to use, when an older seed option is given. */
+export function checkRenamedOptions(a: ParsedArgs): void {
+  for (const [old, now] of Object.entries(_RENAMED_OPTIONS)) {
+    if (a.options[old] !== undefined) throw new Error(`--${old} is now ${now}`);
+  }
+}
+
+/** The training seeds of `--train-seeds A,B,…`, or undefined when it is not given. */
+export function trainSeedsOption(a: ParsedArgs): number[] | undefined {
+  const text = a.options["train-seeds"];
+  const seeds = text?.split(",").map((x) => Number(x.trim()));
+  if (seeds && (seeds.length === 0 || seeds.some((x) => !Number.isInteger(x)))) {
+    throw new Error(`--train-seeds '${text}' must be integers separated by commas, e.g. 0,1,2`);
+  }
+  return seeds;
+}

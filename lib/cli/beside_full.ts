@@ -14,15 +14,15 @@
 import { initBackend } from "../runtime/backend.ts";
 import { ROOT, writeMarkedBlock } from "../runtime/paths.ts";
 import { BESIDE_FULL_MARKERS, besideFull, besideFullMarkdown } from "../paper/beside_full.ts";
-import { parseArgs } from "./_args.ts";
-import { REPRO_CONFIG_OPTIONS, REPRO_RENAMED_OPTIONS, reproConfigFromArgs } from "./repro.ts";
+import { parseArgs, RENAMED_SEED_OPTIONS } from "./_args.ts";
+import { REPRO_CONFIG_OPTIONS, reproConfigFromArgs } from "./repro.ts";
 
 if (import.meta.main) {
   try {
     const a = parseArgs(Deno.args, {
       options: [
         ...REPRO_CONFIG_OPTIONS.filter((o) => o !== "train-preset"),
-        ...REPRO_RENAMED_OPTIONS,
+        ...RENAMED_SEED_OPTIONS,
       ],
       flags: ["no-docs"],
       repeated: ["set"],

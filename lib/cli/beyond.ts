@@ -72,8 +72,8 @@ import {
 import { calibrationSummary, readCalibrationReport } from "../paper/fig5_calibration.ts";
 import { loadBundle } from "../data/bundle.ts";
 import { embeddingGeometry } from "../eval/geometry.ts";
-import { parseArgs } from "./_args.ts";
-import { REPRO_CONFIG_OPTIONS, REPRO_RENAMED_OPTIONS, reproConfigFromArgs } from "./repro.ts";
+import { parseArgs, RENAMED_SEED_OPTIONS } from "./_args.ts";
+import { REPRO_CONFIG_OPTIONS, reproConfigFromArgs } from "./repro.ts";
 
 /** The studies and the figure each writes. */
 export const STUDIES: Readonly<Record<string, string>> = Object.freeze({
@@ -114,7 +114,7 @@ export async function main(study: string, argv: string[]): Promise<number> {
   const a = parseArgs(argv, {
     options: [
       ...REPRO_CONFIG_OPTIONS,
-      ...REPRO_RENAMED_OPTIONS,
+      ...RENAMED_SEED_OPTIONS,
       ...(study === "cases" ? ["index", "find"] : []),
     ],
     repeated: ["set"],

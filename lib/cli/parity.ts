@@ -15,15 +15,24 @@ import { ensureSynthetic } from "../data/synthetic/generator.ts";
 import { trainConfig, trainOverridesFromSets } from "../train/config.ts";
 import { paritySummary, parityTable, runParity } from "../bench/parity.ts";
 import { tableMarkdown } from "../show/tables.ts";
-import { parseArgs } from "./_args.ts";
+import { checkRenamedOptions, parseArgs, RENAMED_SEED_OPTIONS, trainSeedsOption } from "./_args.ts";
 
 const USAGE = "usage: deno task parity [--preset small|default] [--data DIR] [--data-seed N] " +
-  "[--train-seeds A,B,...] [--train-preset NAME] [--set key=value ...] [--python PATH] [--no-install]";
+  "[--train-seeds A,B,...] [--train-preset NAME] [--set key=value ...] [--python PATH] " +
+  "[--no-install]";
 
 /** Runs the command on `argv`; returns the exit code (1 when a verdict fails). */
 export async function main(argv: string[]): Promise<number> {
   const a = parseArgs(argv, {
-    options: ["preset", "data", "data-seed", "train-seeds", "seeds", "train-preset", "python"],
+    options: [
+      "preset",
+      "data",
+      "data-seed",
+      "train-seeds",
+      "train-preset",
+      "python",
+      ...RENAMED_SEED_OPTIONS,
+    ],
     flags: ["no-install"],
     repeated: ["set"],
     usage: USAGE,
@@ -32,13 +41,10 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (a.options.seeds !== undefined) throw new Error("--seeds is now --train-seeds A,B,...");
-  const seeds = (a.options["train-seeds"] ?? "0,1,2").split(",").map((s) => {
-    if (!/^\d+$/.test(s.trim())) {
-      throw new Error(`--train-seeds: '${s}' is not a seed; e.g. 0,1,2`);
-    }
-    return Number(s);
-  });
+  checkRenamedOptions(a);
+  const seeds = trainSeedsOption(a) ?? [0, 1, 2];
+  // the PyTorch side seeds with them too: non-negative only, as before
+  if (seeds.some((s) => s < 0)) throw new Error(`--train-seeds: '${seeds}' has a negative seed`);
   const preset = a.options["train-preset"] ?? "repro";
   // trainConfig names the presets when this one is unknown
   const config = trainConfig(preset, trainOverridesFromSets(["evalEvery=1", ...a.repeated.set]));

@@ -28,7 +28,13 @@ import { trainOverridesFromSets } from "../train/config.ts";
 import { FIGURES_DIR, NOTEBOOKS_DIR, ROOT } from "../runtime/paths.ts";
 import { renderReport, writeReport } from "../show/report.ts";
 import { trainingProgress } from "../show/progress.ts";
-import { parseArgs, type ParsedArgs } from "./_args.ts";
+import {
+  checkRenamedOptions,
+  parseArgs,
+  type ParsedArgs,
+  RENAMED_SEED_OPTIONS,
+  trainSeedsOption,
+} from "./_args.ts";
 import { runNotebooks } from "./notebooks.ts";
 import { runAblations } from "../paper/ablations.ts";
 import { runRobustness } from "../paper/robustness.ts";
@@ -47,41 +53,19 @@ export const REPRO_CONFIG_OPTIONS: readonly string[] = [
   "train-preset",
 ];
 
-/** Options of older command lines, and the option that replaced each. */
-const _RENAMED_OPTIONS: Record<string, string> = {
-  seed: "--data-seed N (the training seeds are --train-seeds A,B,...)",
-  seeds: "--train-seeds A,B,...",
-};
-
-/**
- * Where an older command line's option (`--seed`, `--seeds`) is now answered: an error that names
- * the option to use. For the `options` of {@linkcode parseArgs}, beside
- * {@linkcode REPRO_CONFIG_OPTIONS}.
- */
-export const REPRO_RENAMED_OPTIONS: readonly string[] = Object.keys(_RENAMED_OPTIONS);
-
 /**
  * The reproduction config of parsed arguments ({@linkcode REPRO_CONFIG_OPTIONS} and repeated
  * `--set`); what is not given is lib/paper/experiment.ts's default.
  */
 export function reproConfigFromArgs(a: ParsedArgs): ReproConfig {
-  for (const [old, now] of Object.entries(_RENAMED_OPTIONS)) {
-    if (a.options[old] !== undefined) throw new Error(`--${old} is now ${now}`);
-  }
+  checkRenamedOptions(a);
   const dataSeed = a.options["data-seed"] === undefined
     ? REPRO_DEFAULTS.dataSeed
     : Number(a.options["data-seed"]);
   if (!Number.isInteger(dataSeed)) {
     throw new Error(`--data-seed '${a.options["data-seed"]}' must be an integer`);
   }
-  const trainSeeds = a.options["train-seeds"]?.split(",").map((x) => Number(x.trim()));
-  if (trainSeeds && (trainSeeds.length === 0 || trainSeeds.some((x) => !Number.isInteger(x)))) {
-    throw new Error(
-      `--train-seeds '${
-        a.options["train-seeds"]
-      }' must be integers separated by commas, e.g. 0,1,2`,
-    );
-  }
+  const trainSeeds = trainSeedsOption(a);
   // checked, but not resolved: the gate seed stays derived from the data seed of any copy
   const { gateSeed: _derived, ...config } = reproConfig({
     dataSeed,
@@ -113,7 +97,7 @@ export function parseReproArgs(
   argv: string[],
 ): { config: ReproConfig; notebooks: boolean; notebooksOut?: string; beyond: boolean } {
   const a = parseArgs(argv, {
-    options: [...REPRO_CONFIG_OPTIONS, ...REPRO_RENAMED_OPTIONS, "notebooks-out"],
+    options: [...REPRO_CONFIG_OPTIONS, ...RENAMED_SEED_OPTIONS, "notebooks-out"],
     repeated: ["set"],
     // --paper-only is the default now; still accepted, so older command lines keep working
     flags: ["no-notebooks", "all", "paper-only"],

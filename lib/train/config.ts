@@ -459,8 +459,8 @@ const _HASH_RULES = Object.freeze({
 
 /**
  * SHA-256 (hex) of the config as it is saved (JSON: a field set to undefined is absent) without
- * `workers` (the parallel engine's numbers do not depend on it), with {@linkcode _HASH_RULES}'
- * revisions: two runs with equal hashes train the same way.
+ * `workers` (the parallel engine's numbers do not depend on it), with the revisions of the rules
+ * above: two runs with equal hashes train the same way.
  */
 export function trainConfigHash(c: TrainConfig): Promise<string> {
   const { workers: _w, ...rest } = JSON.parse(JSON.stringify(c)) as TrainConfig;
