@@ -154,7 +154,7 @@ export interface StepLoopOptions {
   steps: number;
   /** Seconds after which no new step starts. */
   budgetSec: number;
-  /** Model sizes (default: SPEC's). */
+  /** Model sizes (default: the reference's, docs/method.md). */
   model?: Partial<FusionConfig>;
   /** Seed of the weights, the data and the dropout masks. */
   seed?: number;
@@ -349,7 +349,7 @@ export interface GpuCheckOptions {
   batch: number;
   /** Total seconds for the three step loops (each stops starting steps past its share). */
   budgetSec: number;
-  /** Train the tiny head of {@linkcode TINY_MODEL} instead of SPEC's sizes (tests). */
+  /** Train the tiny head of {@linkcode TINY_MODEL} instead of the reference's sizes (tests). */
   tiny: boolean;
   /** Workers of the CPU path (`auto`: as training and the bench choose). */
   workers: number | "auto";

@@ -1,10 +1,10 @@
 /**
  * The side-by-side benchmark behind `deno task bench`: ours (TensorFlow.js on wasm, the
- * data-parallel trainer of lib/train/parallel/trainer.ts, ranking of lib/model/ranking.ts) against the
- * PyTorch reference head (lib/tools/bench_torch.py) with the same thread count, on the same shapes
- * (SPEC §2 defaults): training samples/s at batch 128 and 256 (forward, symmetric InfoNCE,
- * backward, clipping, AdamW), fused-query inference queries/s, ranking queries/s against a
- * 50,000 × 256 corpus, and the peak memory of training.
+ * data-parallel trainer of lib/train/parallel/trainer.ts, ranking of lib/model/ranking.ts) against
+ * the PyTorch reference head (lib/tools/bench_torch.py) with the same thread count, on the same
+ * shapes (the reference's sizes, docs/method.md): training samples/s at batch 128 and 256 (forward,
+ * symmetric InfoNCE, backward, clipping, AdamW), fused-query inference queries/s, ranking queries/s
+ * against a 50,000 × 256 corpus, and the peak memory of training.
  *
  * This file assembles the table (runBench) and times inference and ranking; the training rows are
  * in training.ts, the per-product table in products.ts, the PyTorch side in torch.ts.
@@ -422,7 +422,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
           k.startsWith("OPENBLAS_") || k.startsWith("ADAFUSE_BLAS") || k.startsWith("OMP_")
         ),
       ),
-      shapes: "SPEC §2 defaults: d=256, P=512, H=2048, K=4, dropout 0.2",
+      shapes: "the reference's sizes: d=256, P=512, H=2048, K=4, dropout 0.2",
     },
     ours,
     torch,

@@ -33,7 +33,7 @@ export interface ProductShape {
 }
 
 /**
- * The four products of issue #9: the fused expert layer forward (`X·W`, batch 128), its two
+ * The head's four big products: the fused expert layer forward (`X·W`, batch 128), its two
  * gradient products with transpose flags (`dY·Wᵀ`, `Xᵀ·dY`) and a ranking chunk against a
  * 50,000-item corpus (`Q·Cᵀ`, the corpus stored transposed `[d, N]` as lib/model/ranking.ts
  * keeps it).

@@ -228,7 +228,7 @@ function _targets(): CalibrationTarget[] {
   return t;
 }
 
-/** The calibration table of issue #8: every published baseline number with its interval. */
+/** The calibration table (docs/data.md): every published baseline number with its interval. */
 export const CALIBRATION_TARGETS: readonly CalibrationTarget[] = _targets();
 
 /** Weight of the pull towards each two-sided interval's centre in the objective. */

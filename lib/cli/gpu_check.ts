@@ -2,16 +2,15 @@
  * `deno task gpu-check [--steps N] [--batch N] [--budget-s S] [--out FILE] [--tiny]
  * [--workers N] [--no-torch] [--python PATH]`
  *
- * The one prepared script for a machine with a GPU (lib/bench/gpu.ts): reports the WebGPU
- * adapter (and says loudly when it is a software rasteriser such as Mesa's lavapipe), trains
- * `--steps` steps (default 200) of the fusion head at SPEC's sizes, batch 128, on tfjs's WebGPU
- * backend (autodiff step), the same on the native CPU path (wasm + native BLAS, data-parallel,
- * as `deno task bench`) and on PyTorch CUDA where torch sees a GPU (`--python PATH`, else
- * `python3` on PATH, then `/usr/bin/python3`); prints one table and writes
- * the JSON (default `data/cache/gpu_check.json`). The step loops share `--budget-s` (default
- * 480 s) and stop starting steps when their share is spent, so the whole check ends in under 10
- * minutes. Exit code 2 when there is no WebGPU adapter (or a bad argument), 1 when a path
- * failed.
+ * The one prepared script for a machine with a GPU (lib/bench/gpu.ts): reports the WebGPU adapter
+ * (and says loudly when it is a software rasteriser such as Mesa's lavapipe), trains `--steps`
+ * steps (default 200) of the fusion head at the reference's sizes, batch 128, on tfjs's WebGPU
+ * backend (autodiff step), the same on the native CPU path (wasm + native BLAS, data-parallel, as
+ * `deno task bench`) and on PyTorch CUDA where torch sees a GPU (`--python PATH`, else `python3` on
+ * PATH, then `/usr/bin/python3`); prints one table and writes the JSON (default
+ * `data/cache/gpu_check.json`). The step loops share `--budget-s` (default 480 s) and stop starting
+ * steps when their share is spent, so the whole check ends in under 10 minutes. Exit code 2 when
+ * there is no WebGPU adapter (or a bad argument), 1 when a path failed.
  *
  * @module
  */

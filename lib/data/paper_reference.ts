@@ -17,3 +17,14 @@ export function paperReference(): PaperReference {
   _ref ??= JSON.parse(Deno.readTextFileSync(`${DATA_DIR}/paper_reference.json`)) as PaperReference;
   return _ref;
 }
+
+/** The paper this repository reproduces: title, authors, year and where to read it. */
+export const PAPER: Readonly<{ title: string; authors: string; year: number; url: string }> = Object
+  .freeze({
+    title: "ADaFuSE: Adaptive Diffusion-generated Image and Text Fusion for Interactive " +
+      "Text-to-Image Retrieval",
+    authors: "Zhuocheng Zhang, Xingwu Zhang, Kangheng Liang, Guanxuan Li, Richard McCreadie, " +
+      "Zijun Long",
+    year: 2026,
+    url: "https://arxiv.org/abs/2603.21886",
+  });

@@ -1,5 +1,5 @@
 /**
- * Retrieval metrics over target ranks (SPEC §4).
+ * Retrieval metrics over target ranks (docs/method.md, the metrics).
  *
  * Ranks are 0-based (0 = the target is first) and stored row-major as `[Q, R]`: dialogue `i`,
  * round `r` at `ranks[i * R + r]`. Percentages are in [0, 100].

@@ -1,8 +1,9 @@
 /**
- * Interoperability with PyTorch (SPEC §2): a checkpoint written by lib/model/checkpoint.ts is loaded
- * by lib/tools/bench_torch.py into a PyTorch module written from the SPEC equations with the
- * reference `state_dict` names, and gives the same fused queries to 1e-5. Skipped when
- * `/usr/bin/python3` cannot import torch (Debian: `apt-get install python3-torch`).
+ * Interoperability with PyTorch (docs/method.md, the head): a checkpoint written by
+ * lib/model/checkpoint.ts is loaded by lib/tools/bench_torch.py into a PyTorch module written from
+ * the head's equations (docs/method.md) with the reference `state_dict` names, and gives the same
+ * fused queries to 1e-5. Skipped when `/usr/bin/python3` cannot import torch (Debian: `apt-get
+ * install python3-torch`).
  */
 import { assert } from "../testing/assert.ts";
 import { hasTorch } from "../testing/torch.ts";

@@ -1,6 +1,7 @@
 /**
  * The ADaFuSE fusion head's configuration, its parameter list in the PyTorch reference's
- * `state_dict` layout, and the parameter count (SPEC §2), computed without allocating anything.
+ * `state_dict` layout, and the parameter count (docs/method.md, the head), computed without
+ * allocating anything.
  *
  * @module
  */
@@ -35,7 +36,7 @@ export interface FusionConfig {
   /**
    * The initial logit scale `s` itself (not its log). The `logit_scale` tensor holds `log(s)`,
    * as CLIP stores it, and the loss uses `exp(logit_scale)`. Default: `1/0.07` (≈ 14.29) when
-   * frozen, `50` when learnable (SPEC §3).
+   * frozen, `50` when learnable (docs/method.md, the recipe).
    */
   logitScaleInit: number;
   /** Ablation switch; see {@linkcode FusionVariant}. */
@@ -50,7 +51,7 @@ export interface FusionConfig {
   fixedTextWeight?: number;
 }
 
-/** The reference defaults (SPEC §2-3). */
+/** The reference defaults (docs/method.md, the head and the recipe). */
 export const DEFAULT_FUSION_CONFIG: Readonly<FusionConfig> = Object.freeze({
   dim: 256,
   proj: 512,

@@ -1,8 +1,8 @@
 /**
  * Long because FusionHead is one class whose parts all depend on the internal layout below.
  *
- * The ADaFuSE fusion head (SPEC §2) in TensorFlow.js: parameters, PyTorch-like initialisation,
- * forward pass, and conversion to and from the PyTorch reference's `state_dict`.
+ * The ADaFuSE fusion head (docs/method.md, the head) in TensorFlow.js: parameters, PyTorch-like
+ * initialisation, forward pass, and conversion to and from the PyTorch reference's `state_dict`.
  *
  * ```
  * h_T = Drop(GELU(W_T t + b_T))     h_D = Drop(GELU(W_D g + b_D))     h = [h_T ; h_D]

@@ -1,8 +1,8 @@
 /**
  * Exact retrieval ranks over a whole corpus.
  *
- * **Rank** (SPEC §4): the 0-based position of the target in the corpus sorted by score,
- * descending, **ties broken by corpus index ascending**:
+ * **Rank** (docs/method.md, the metrics): the 0-based position of the target in the corpus sorted
+ * by score, descending, **ties broken by corpus index ascending**:
  * `rank = #{j : s_j > s_t} + #{j < t : s_j == s_t}`. So rank 0 is a hit at 1.
  *
  * The score of corpus item `c` is a weighted sum of dot products (cosines, the embeddings being

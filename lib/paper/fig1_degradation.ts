@@ -82,7 +82,7 @@ export function degradationFigure(series: DegradationSeries[], title: string): F
 /**
  * Figure 1: DAR's and ADaFuSE's degradation against text alone. `ada` may hold one series per
  * training seed: the verdicts are taken on the mean over seeds, and `ours` shows the spread.
- * Verdicts (issue #8): DAR's degradation rate above 50% from the paper's round on, DAR's average
+ * Verdicts: DAR's degradation rate above 50% from the paper's round on, DAR's average
  * rank drop within a factor of 2 of the paper's ≈7,500, ADaFuSE's within a factor of 2 of ≈20,
  * ADaFuSE's degradation below DAR's at every such round and falling with the rounds.
  */

@@ -123,7 +123,7 @@ export function publishedBaselines(
   ref: PaperReference = paperReference(),
 ): Record<string, PublishedPoints> {
   const b = ref.baselines;
-  if (!b) throw new Error("data/paper_reference.json: no `baselines` key (issue #8)");
+  if (!b) throw new Error("data/paper_reference.json: no `baselines` key");
   const r0 = b.chatir_hits10_round0.value as number;
   const gain = b.dar_minus_chatir_round10_max.value as number;
   const visdial = b.chatir_visdial_cumulative.value as number[];
@@ -154,9 +154,9 @@ export function publishedBaselines(
 const MARKERS = ["diamond", "x", "star", "triangle-up"];
 
 /**
- * ChatIR and DAR cumulative Hits@10 per round, one panel per benchmark, with the published
- * ChatIR points as black markers (one symbol per source) and DAR's "up to N points over ChatIR at round 10" as a red
- * segment from our ChatIR value at round 10 to that value plus N.
+ * ChatIR and DAR cumulative Hits@10 per round, one panel per benchmark, with the published ChatIR
+ * points as black markers (one symbol per source) and DAR's "up to N points over ChatIR at round
+ * 10" as a red segment from our ChatIR value at round 10 to that value plus N.
  */
 export function calibrationFigure(
   panels: { benchmark: string; methods: Record<string, RankTable> }[],

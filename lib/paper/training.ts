@@ -1,6 +1,6 @@
 /**
- * The training run beside the reference: the recipe values of SPEC §3 (the `default` preset of
- * lib/train/config.ts, the reference implementation's) against the ones this run used, and the
+ * The training run beside the reference: the recipe values of docs/method.md (the `default` preset
+ * of lib/train/config.ts, the reference implementation's) against the ones this run used, and the
  * paper's claim about the gate (image weight mostly 15-25%) against the gate at the end of
  * training.
  *

@@ -1,6 +1,7 @@
 import { assert } from "../testing/assert.ts";
 import { closeFigures, saveFigure } from "./figures.ts";
 import { FIGURES_DIR } from "../runtime/paths.ts";
+import { PAPER } from "../data/paper_reference.ts";
 import { renderReport, reportRows, reportTables, verdictSummary, writeReport } from "./report.ts";
 
 const TABLE_MD = "|quantity|paper|ours|holds|\n|:-|:-|:-|:-|\n|slope|positive|+0.1|yes|\n";
@@ -74,6 +75,7 @@ Deno.test("writeReport: every figure, the paper-vs-ours tables, the facts; Chrom
         "| training seeds | [0] |",
         "| date | 2026-12-01T00:00:00.000Z |",
         "|chatir r0|65.2|",
+        `(${PAPER.url})`,
       ]
     ) assert.ok(md.includes(want), `REPORT.md lacks ${want}`);
     assert.match(md, /\| commit \| [0-9a-f]{40}/);
@@ -90,6 +92,10 @@ Deno.test("writeReport: every figure, the paper-vs-ours tables, the facts; Chrom
     const html = await Deno.readTextFile(rep.html);
     assert.ok(html.includes('<td class="holds-yes">yes</td>'), "the relabelled table");
     assert.ok(html.indexOf("<h2>Verdicts") < html.indexOf("<h2>Provenance"));
+    assert.ok(
+      html.indexOf(`href="${PAPER.url}"`) < html.indexOf("<h2>Verdicts"),
+      "the paper first",
+    );
     assert.ok(!html.includes("<?xml"), "SVGs are inlined without their XML prolog");
 
     const shot = `${figs}/index.png`;

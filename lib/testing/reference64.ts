@@ -1,7 +1,7 @@
 /**
- * A float64, plain-JavaScript forward pass of the ADaFuSE head written straight from the SPEC §2
- * equations on a PyTorch-layout `state_dict` (`y = W x + b`, `W` as `[out, in]`), evaluation
- * mode (no dropout). For tests only: it checks the tfjs model, its gradients (by finite
+ * A float64, plain-JavaScript forward pass of the ADaFuSE head written straight from the equations
+ * of docs/method.md on a PyTorch-layout `state_dict` (`y = W x + b`, `W` as `[out, in]`),
+ * evaluation mode (no dropout). For tests only: it checks the tfjs model, its gradients (by finite
  * differences) and the checkpoint layout.
  *
  * @module

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The PyTorch side of `deno task bench`, and an interoperability check of our checkpoints.
 
-The ADaFuSE fusion head is written here from the equations of SPEC section 2 (not copied from
-any repository) as an `nn.Module` whose `state_dict` keys are the reference's:
+The ADaFuSE fusion head is written here from the equations of docs/method.md ("The head"; not
+copied from any repository) as an `nn.Module` whose `state_dict` keys are the reference's:
 `text_projection_layer`, `image_projection_layer`, `dynamic_scalar` (Linear, GELU, Dropout,
 Linear, Sigmoid), `logit_scale`, `experts.{k}` (Linear, GELU, Dropout; K separate Linears as
 the reference has them), `moe_router` (Linear, GELU, Linear) and `output_layer`.
@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 
 class FusionHead(nn.Module):
-    """ADaFuSE fusion head (SPEC section 2) with the reference state_dict layout."""
+    """ADaFuSE fusion head (docs/method.md, the head) with the reference state_dict layout."""
 
     def __init__(self, dim=256, proj=512, hidden=2048, experts=4, dropout=0.2,
                  logit_scale=1 / 0.07, learnable_scale=False):

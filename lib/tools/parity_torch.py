@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The PyTorch side of `deno task parity`: the fusion head trained with the reference's loop.
 
-Written here from the published recipe (SPEC section 3 as lib/train/config.ts records it; no
-code copied): the head of bench_torch.py (the reference's state_dict layout), symmetric InfoNCE
+Written here from the published recipe (docs/method.md, as lib/train/config.ts records it; no code
+copied): the head of bench_torch.py (the reference's state_dict layout), symmetric InfoNCE
 at the frozen scale 1/temperature, AdamW whose weight decay falls on the weight matrices only
 (biases and every 1-D tensor get 0), linear warm-up then cosine decay per optimizer step (the
 learning rate of update k is the schedule at k, so the first is 0 when there is a warm-up),

@@ -1,10 +1,10 @@
 /**
  * Long because the recipe, presets, checks, overrides and hash must agree field by field.
  *
- * The training recipe as data: every value of SPEC §3 is a field of {@linkcode TrainConfig},
- * with the reference's value in {@linkcode fullTrainConfig}, a faster preset for this
- * project's synthetic data in {@linkcode reproTrainConfig}, loading from JSON and `key=value`
- * overrides, and a stable hash that names a run.
+ * The training recipe as data: every value of the recipe (docs/method.md) is a field of
+ * {@linkcode TrainConfig}, with the reference's value in {@linkcode fullTrainConfig}, a faster
+ * preset for this project's synthetic data in {@linkcode reproTrainConfig}, loading from JSON and
+ * `key=value` overrides, and a stable hash that names a run.
  *
  * @module
  */
@@ -106,7 +106,7 @@ export interface TrainConfig {
    */
   negatives: TrainNegatives;
   /**
-   * Sizes of the fusion head (SPEC §2), its variant, and, for the variants without a gate,
+   * Sizes of the fusion head (docs/method.md), its variant, and, for the variants without a gate,
    * the optional `fixedTextWeight` (absent: 0.5; not in the presets).
    */
   model: TrainModelConfig;

@@ -13,7 +13,7 @@ import {
 } from "./config.ts";
 import { parameterCount } from "../model/config.ts";
 
-Deno.test("fullTrainConfig is the SPEC §3 recipe", () => {
+Deno.test("fullTrainConfig is the reference recipe (docs/method.md)", () => {
   const c = fullTrainConfig;
   assert.deepEqual(
     [c.lr, c.beta1, c.beta2, c.eps, c.weightDecay, c.epochs, c.warmupEpochs, c.clipNorm],

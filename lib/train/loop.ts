@@ -1,5 +1,5 @@
 /**
- * Training the fusion head with the recipe of SPEC §3 (config.ts): symmetric
+ * Training the fusion head with the reference recipe (docs/method.md; config.ts): symmetric
  * InfoNCE, AdamW, cosine schedule with warm-up, gradient accumulation and clipping, one random
  * round per dialogue per epoch, model selection on a validation split, exact resume.
  *
