@@ -210,11 +210,46 @@ export async function runRepro(
   return times;
 }
 
+/**
+ * Where a reproduction's time went, one line: the seconds of {@linkcode runRepro}'s steps summed
+ * by kind (the data, the baselines' evaluations, the trainings, ADaFuSE's evaluations, the gate
+ * samples, the studies beyond the paper, the notebooks, the report), in minutes, with how many
+ * steps each kind had.
+ */
+export function reproTimeSummary(times: Record<string, number>): string {
+  const kinds: [string, RegExp][] = [
+    ["data", /^data$/],
+    ["baselines", /^eval (chatir|dar) /],
+    ["training", /^train\b/],
+    ["ADaFuSE evaluations", /^eval adafuse /],
+    ["gate samples", /^gate samples/],
+    ["beyond the paper", /^(ablations|robustness landscape|training regime)$/],
+    ["notebooks", /^notebooks$/],
+    ["report", /^report$/],
+  ];
+  const parts: string[] = [];
+  let rest = 0;
+  const used = new Set<string>();
+  for (const [label, re] of kinds) {
+    const steps = Object.keys(times).filter((k) => re.test(k));
+    steps.forEach((k) => used.add(k));
+    if (!steps.length) continue;
+    const s = steps.reduce((a, k) => a + times[k], 0);
+    parts.push(
+      `${label} ${(s / 60).toFixed(1)}${steps.length > 1 ? ` (${steps.length} steps)` : ""}`,
+    );
+  }
+  for (const [k, v] of Object.entries(times)) if (!used.has(k)) rest += v;
+  if (rest > 0) parts.push(`other ${(rest / 60).toFixed(1)}`);
+  return `time by step (min): ${parts.join(" · ")}`;
+}
+
 if (import.meta.main) {
   try {
     const { config, notebooks, notebooksOut, beyond } = parseReproArgs(Deno.args);
     const times = await runRepro(config, notebooks, notebooksOut, beyond);
     const total = Object.values(times).reduce((s, v) => s + v, 0);
+    console.error(`repro: ${reproTimeSummary(times)}`);
     console.error(`repro: all done in ${(total / 60).toFixed(1)} min; figures are in figures/`);
   } catch (e) {
     console.error(`repro: ${e instanceof Error ? e.message : e}`);

@@ -1,6 +1,6 @@
 import { assert } from "../testing/assert.ts";
 import { ROOT } from "../runtime/paths.ts";
-import { notebookParams, parseReproArgs } from "./repro.ts";
+import { notebookParams, parseReproArgs, reproTimeSummary } from "./repro.ts";
 
 const hasJupyter = (() => {
   try {
@@ -123,4 +123,23 @@ Deno.test("notebookParams: none for the config the notebooks' cells hold, one pe
     "config.dataSeed=2",
     'config.data="/x"',
   ]);
+});
+
+Deno.test("reproTimeSummary: the steps' seconds summed by kind, in minutes", () => {
+  const line = reproTimeSummary({
+    "data": 84.6,
+    "eval chatir visdial": 6,
+    "eval dar visdial": 6,
+    "train (training seed 0)": 240,
+    "train (training seed 1)": 246,
+    "eval adafuse visdial (training seed 0)": 12,
+    "gate samples (training seed 0)": 6,
+    "notebooks": 34.1,
+    "something new": 30,
+  });
+  assert.equal(
+    line,
+    "time by step (min): data 1.4 · baselines 0.2 (2 steps) · training 8.1 (2 steps) · " +
+      "ADaFuSE evaluations 0.2 · gate samples 0.1 · notebooks 0.6 · other 0.5",
+  );
 });
