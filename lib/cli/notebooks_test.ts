@@ -207,7 +207,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "notebook 11 (the lesson) executes cleanly in seconds",
+  name: "notebook 11 (the lesson) executes cleanly in seconds, to the text the committed one shows",
   ignore: !hasJupyter,
   fn: async () => {
     const dir = await Deno.makeTempDir();
@@ -223,6 +223,14 @@ Deno.test({
       assert.ok(!outputs.some((o) => o.output_type === "error"));
       assert.ok(outputs.filter((o) => o.data?.["image/png"]).length >= 4, "the lesson's figures");
       await Deno.stat(`${dir}/11_lesson_gate.png`);
+      // the toy world is seeded: every printed line and table is the committed one
+      const text = (cells: Output[][]) =>
+        cells.map((os) => os.map((o) => o.text ?? o.data?.["text/plain"] ?? "").join(""));
+      assert.deepEqual(
+        text(outputsOf(`${dir}/11.ipynb`)),
+        text(outputsOf(`${ROOT}/notebooks/11_lesson.ipynb`)),
+        "notebooks/11_lesson.ipynb is stale: run `deno task notebooks 11` and commit it",
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
