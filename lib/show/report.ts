@@ -184,7 +184,8 @@ export function reportRows(t: ReportTable): ReportRow[] {
   }).filter((r) => r.quantity !== undefined && r.holds !== undefined);
   const calibrated = t.notebook.startsWith("05_");
   return rows.map((r) => {
-    if (calibrated || /^(ChatIR|DAR)\b/.test(r.quantity)) {
+    // a baseline's own number ("DAR degradation rate …"), not a row about it ("DAR's … drops")
+    if (calibrated || /^(ChatIR|DAR) /.test(r.quantity)) {
       return { ...r, holds: "calibrated, not a result" };
     }
     if (/^recipe:|^model selected on/.test(r.quantity)) {

@@ -146,9 +146,17 @@ Deno.test("reportRows and verdictSummary: calibrated and deliberate rows are no 
     ["ChatIR Hits@10 on VisDial, round 0", "63.42", "61.92", "yes"],
     ["ADaFuSE − DAR on VisDial, round 0", "+1.09", "-3.05", "no"],
     ["ADaFuSE − DAR on VisDial, round 10", "+3.49", "+1.53 \\| 2", "yes"],
+    ["DAR degradation rate, round 2", "> 50", "51.2", "yes"],
+    ["DAR's large rank drops the gate down-weighted", "not measured", "33.7%", "–"],
   ]);
   const rows = reportRows(fig3);
-  assert.deepEqual(rows.map((r) => r.holds), ["calibrated, not a result", "no", "yes"]);
+  assert.deepEqual(rows.map((r) => r.holds), [
+    "calibrated, not a result",
+    "no",
+    "yes",
+    "calibrated, not a result",
+    "–",
+  ]);
   assert.equal(rows[2].ours, "+1.53 | 2", "an escaped pipe stays in its cell");
   const train = t("06_x.ipynb", [
     ["recipe: epochs (reference)", "50", "2", "no"],
@@ -161,7 +169,7 @@ Deno.test("reportRows and verdictSummary: calibrated and deliberate rows are no 
   assert.deepEqual(
     verdictSummary([fig3, train, calib, fig2, none]).map((v) => [v.verdict, v.detail]),
     [
-      ["in part", "1 of 2 results hold (1 calibrated, not results)"],
+      ["in part", "1 of 2 results hold (2 calibrated, not results)"],
       ["–", "0 of 0 results hold (1 deliberate, not results)"],
       ["calibrated", "0 of 0 results hold (1 calibrated, not results)"],
       ["holds", "1 of 1 results hold"],
