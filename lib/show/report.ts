@@ -184,8 +184,9 @@ export function reportRows(t: ReportTable): ReportRow[] {
   }).filter((r) => r.quantity !== undefined && r.holds !== undefined);
   const calibrated = t.notebook.startsWith("05_");
   return rows.map((r) => {
-    // a baseline's own number ("DAR degradation rate …"), not a row about it ("DAR's … drops")
-    if (calibrated || /^(ChatIR|DAR) /.test(r.quantity)) {
+    // a baseline's own number ("DAR degradation rate …", "ChatIR, VisDial …"), not a row about
+    // it ("DAR's … drops")
+    if (calibrated || /^(ChatIR|DAR)(?![\w'’])/.test(r.quantity)) {
       return { ...r, holds: "calibrated, not a result" };
     }
     if (/^recipe:|^model selected on/.test(r.quantity)) {

@@ -147,6 +147,7 @@ Deno.test("reportRows and verdictSummary: calibrated and deliberate rows are no 
     ["ADaFuSE − DAR on VisDial, round 0", "+1.09", "-3.05", "no"],
     ["ADaFuSE − DAR on VisDial, round 10", "+3.49", "+1.53 \\| 2", "yes"],
     ["DAR degradation rate, round 2", "> 50", "51.2", "yes"],
+    ["ChatIR, VisDial Hits@10 at rounds 0, 5, 10", "63.42", "61.92", "yes"],
     ["DAR's large rank drops the gate down-weighted", "not measured", "33.7%", "–"],
   ]);
   const rows = reportRows(fig3);
@@ -154,6 +155,7 @@ Deno.test("reportRows and verdictSummary: calibrated and deliberate rows are no 
     "calibrated, not a result",
     "no",
     "yes",
+    "calibrated, not a result",
     "calibrated, not a result",
     "–",
   ]);
@@ -169,7 +171,7 @@ Deno.test("reportRows and verdictSummary: calibrated and deliberate rows are no 
   assert.deepEqual(
     verdictSummary([fig3, train, calib, fig2, none]).map((v) => [v.verdict, v.detail]),
     [
-      ["in part", "1 of 2 results hold (2 calibrated, not results)"],
+      ["in part", "1 of 2 results hold (3 calibrated, not results)"],
       ["–", "0 of 0 results hold (1 deliberate, not results)"],
       ["calibrated", "0 of 0 results hold (1 calibrated, not results)"],
       ["holds", "1 of 1 results hold"],
