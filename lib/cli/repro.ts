@@ -112,9 +112,19 @@ export function parseReproArgs(
   };
 }
 
+/** One step of {@linkcode runRepro}: its kind (what the time summary sums by), name and seconds. */
+export interface ReproStep {
+  /** What kind of work it is: `data`, `baselines`, `training`, `ADaFuSE evaluations`, …. */
+  kind: string;
+  /** The step, as its progress line names it. */
+  name: string;
+  /** Its wall time. */
+  seconds: number;
+}
+
 /**
- * Runs every step; returns the seconds each took. With `beyond` (`--all`) the studies beyond
- * the paper run too (ablations, the robustness landscape, the training regime, the published text
+ * Runs every step; returns them with the seconds each took. With `beyond` (`--all`) the studies
+ * beyond the paper run too (ablations, the robustness landscape, the training regime, the published text
  * geometry; notebooks 07-10, 12 and 13); on synthetic data only, since they need its latent
  * truths or regenerate it.
  */
@@ -123,44 +133,53 @@ export async function runRepro(
   notebooks = true,
   notebooksOut?: string,
   beyond = false,
-): Promise<Record<string, number>> {
+): Promise<ReproStep[]> {
   beyond = beyond && !config.data;
-  const times: Record<string, number> = {};
-  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+  const steps: ReproStep[] = [];
+  const step = async <T>(kind: string, name: string, fn: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
     console.error(`repro: ${name}…`);
     const r = await fn();
-    times[name] = (performance.now() - t0) / 1000;
-    console.error(`repro: ${name} done in ${times[name].toFixed(1)} s`);
+    const seconds = (performance.now() - t0) / 1000;
+    steps.push({ kind, name, seconds });
+    console.error(`repro: ${name} done in ${seconds.toFixed(1)} s`);
     return r;
   };
   const info = await initBackend();
   console.error(`repro: backend ${info.name} (${info.device})`);
-  await step("data", () => reproData(config));
+  await step("data", "data", () => reproData(config));
   for (const b of BENCHMARKS) {
     for (const m of ["chatir", "dar"] as const) {
-      await step(`eval ${m} ${b}`, () => reproEval(config, b, m));
+      await step("baselines", `eval ${m} ${b}`, () => reproEval(config, b, m));
     }
   }
   const seeds = reproSeeds(config);
   for (const s of seeds) {
     const tag = seeds.length > 1 ? ` (training seed ${s})` : "";
     const bar = trainingProgress(`train${tag}`);
-    await step(`train${tag}`, async () => {
+    await step("training", `train${tag}`, async () => {
       const run = await reproTrain(config, { seed: s, ...(bar.bar.mode === "tty" ? bar : {}) });
       await bar.finish();
       return run;
     });
     for (const b of BENCHMARKS) {
-      await step(`eval adafuse ${b}${tag}`, () => reproEval(config, b, "adafuse", s));
+      await step(
+        "ADaFuSE evaluations",
+        `eval adafuse ${b}${tag}`,
+        () => reproEval(config, b, "adafuse", s),
+      );
     }
-    await step(`gate samples${tag}`, () => reproGate(config, undefined, undefined, s));
+    await step(
+      "gate samples",
+      `gate samples${tag}`,
+      () => reproGate(config, undefined, undefined, s),
+    );
   }
   releaseReproData();
   if (beyond) {
-    await step("ablations", () => runAblations(config));
-    await step("robustness landscape", () => runRobustness(config));
-    await step("training regime", () => runRegime(config));
+    await step("beyond the paper", "ablations", () => runAblations(config));
+    await step("beyond the paper", "robustness landscape", () => runRobustness(config));
+    await step("beyond the paper", "training regime", () => runRegime(config));
   }
   if (notebooks) {
     const params = notebookParams(config);
@@ -168,7 +187,7 @@ export async function runRepro(
     // hold the default config in their config cells and get `params` only for what differs (so
     // that they show the runs the steps above made); 12 takes the data from it (its runs' recipes
     // and seeds are its own)
-    await step("notebooks", async () => {
+    await step("notebooks", "notebooks", async () => {
       await runNotebooks({ names: ["00", "02"], outDir: notebooksOut });
       await runNotebooks({
         names: ["01", "03", "04", "05"],
@@ -185,7 +204,7 @@ export async function runRepro(
         await runNotebooks({ names: ["13"], outDir: notebooksOut });
       }
     });
-    await step("report", async () => {
+    await step("report", "report", async () => {
       const runs = await reproSeedRuns(config);
       const rep = await writeReport({
         notebooksDir: notebooksOut ?? NOTEBOOKS_DIR,
@@ -207,49 +226,31 @@ export async function runRepro(
       console.error(`repro: ${rep.html} and ${rep.markdown}: ${drawn.length} figures`);
     });
   }
-  return times;
+  return steps;
 }
 
 /**
  * Where a reproduction's time went, one line: the seconds of {@linkcode runRepro}'s steps summed
- * by kind (the data, the baselines' evaluations, the trainings, ADaFuSE's evaluations, the gate
- * samples, the studies beyond the paper, the notebooks, the report), in minutes, with how many
- * steps each kind had.
+ * by kind, in minutes, in the order the kinds first ran, with how many steps each kind had.
  */
-export function reproTimeSummary(times: Record<string, number>): string {
-  const kinds: [string, RegExp][] = [
-    ["data", /^data$/],
-    ["baselines", /^eval (chatir|dar) /],
-    ["training", /^train\b/],
-    ["ADaFuSE evaluations", /^eval adafuse /],
-    ["gate samples", /^gate samples/],
-    ["beyond the paper", /^(ablations|robustness landscape|training regime)$/],
-    ["notebooks", /^notebooks$/],
-    ["report", /^report$/],
-  ];
-  const parts: string[] = [];
-  let rest = 0;
-  const used = new Set<string>();
-  for (const [label, re] of kinds) {
-    const steps = Object.keys(times).filter((k) => re.test(k));
-    steps.forEach((k) => used.add(k));
-    if (!steps.length) continue;
-    const s = steps.reduce((a, k) => a + times[k], 0);
-    parts.push(
-      `${label} ${(s / 60).toFixed(1)}${steps.length > 1 ? ` (${steps.length} steps)` : ""}`,
-    );
+export function reproTimeSummary(steps: readonly ReproStep[]): string {
+  const byKind = new Map<string, { seconds: number; count: number }>();
+  for (const { kind, seconds } of steps) {
+    const k = byKind.get(kind) ?? { seconds: 0, count: 0 };
+    byKind.set(kind, { seconds: k.seconds + seconds, count: k.count + 1 });
   }
-  for (const [k, v] of Object.entries(times)) if (!used.has(k)) rest += v;
-  if (rest > 0) parts.push(`other ${(rest / 60).toFixed(1)}`);
+  const parts = [...byKind].map(([kind, { seconds, count }]) =>
+    `${kind} ${(seconds / 60).toFixed(1)}${count > 1 ? ` (${count} steps)` : ""}`
+  );
   return `time by step (min): ${parts.join(" · ")}`;
 }
 
 if (import.meta.main) {
   try {
     const { config, notebooks, notebooksOut, beyond } = parseReproArgs(Deno.args);
-    const times = await runRepro(config, notebooks, notebooksOut, beyond);
-    const total = Object.values(times).reduce((s, v) => s + v, 0);
-    console.error(`repro: ${reproTimeSummary(times)}`);
+    const steps = await runRepro(config, notebooks, notebooksOut, beyond);
+    const total = steps.reduce((s, v) => s + v.seconds, 0);
+    console.error(`repro: ${reproTimeSummary(steps)}`);
     console.error(`repro: all done in ${(total / 60).toFixed(1)} min; figures are in figures/`);
   } catch (e) {
     console.error(`repro: ${e instanceof Error ? e.message : e}`);
